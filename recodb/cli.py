@@ -1,0 +1,302 @@
+"""The `recodb` command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from recodb import db, embedded, generate, importer, schema
+from recodb import seed as seeding
+from recodb.config import Settings
+from recodb.topics import TOPICS
+
+app = typer.Typer(
+    help="recodb: a Postgres-native recommender for social feeds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="The database recodb uses (DATABASE_URL or the embedded server).")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one message, exit status 2."""
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def database() -> db.Database:
+    return db.resolve(Settings())
+
+
+def migrated_database() -> db.Database:
+    """The database, at the head revision. The embedded one is upgraded on the fly; a
+    DATABASE_URL one must be upgraded by its operator (`recodb migrate`)."""
+    target = database()
+    with target.connect() as conn:
+        db.require_pgvector(conn)
+        current = schema.current_revision(conn)
+    if current == schema.head_revision():
+        return target
+    if not target.embedded:
+        raise UserError(
+            f"the database is at revision {current or 'none'}, not {schema.head_revision()}: "
+            "run `recodb migrate` (or `alembic upgrade head`) first"
+        )
+    err.print(f"[dim]upgrading the embedded database to {schema.head_revision()}…[/]")
+    schema.upgrade(target.url)
+    return target
+
+
+# -- db -------------------------------------------------------------------------------------
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the connection URL in use (starts the embedded server when needed)."""
+    print(database().url)
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say which database is in use, whether it runs, and its schema revision."""
+    settings = Settings()
+    table = Table(show_header=False, box=None)
+    if settings.database_url:
+        table.add_row("source", "DATABASE_URL")
+        table.add_row("url", db.redact(settings.database_url))
+    else:
+        state = embedded.status(settings.pgdata)
+        table.add_row("source", "embedded PostgreSQL (DATABASE_URL is unset)")
+        table.add_row("data folder", str(settings.pgdata))
+        table.add_row(
+            "running", f"yes, pid {state.pid}, since {state.started_at}" if state.running else "no"
+        )
+        if not state.running:
+            console.print(table)
+            return
+    target = database()
+    with target.connect() as conn:
+        table.add_row("server", conn.execute("show server_version").fetchone()[0])
+        try:
+            table.add_row("pgvector", db.require_pgvector(conn))
+        except db.DatabaseError:
+            table.add_row("pgvector", "[red]not available[/]")
+        table.add_row(
+            "schema revision", schema.current_revision(conn) or "none (run recodb migrate)"
+        )
+        table.add_row("head revision", schema.head_revision())
+    console.print(table)
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server (its data stays in the data folder)."""
+    settings = Settings()
+    if settings.database_url:
+        raise fail("DATABASE_URL is set: recodb does not manage that server")
+    stopped = embedded.stop(settings.pgdata)
+    console.print("stopped" if stopped else "the embedded server was not running")
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+
+@app.command("migrate")
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the schema (the same as `alembic upgrade head`)."""
+    target = database()
+    started = time.perf_counter()
+    schema.upgrade(target.url, revision)
+    with target.connect() as conn:
+        current = schema.current_revision(conn)
+    console.print(f"schema at revision {current} ({time.perf_counter() - started:.2f} s)")
+
+
+# -- data -----------------------------------------------------------------------------------
+
+Users = Annotated[int, typer.Option("--users", min=2, help="Number of users.")]
+Posts = Annotated[int, typer.Option("--posts", min=1, help="Number of posts.")]
+Interactions = Annotated[
+    int, typer.Option("--interactions", min=0, help="Number of interaction rows.")
+]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed, the same data.")]
+Topics = Annotated[
+    int, typer.Option("--topics", min=1, max=len(TOPICS), help="Number of planted topics.")
+]
+Days = Annotated[int, typer.Option("--days", min=1, help="Interactions span the last N days.")]
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _generate(users, posts, interactions, seed, topics, days) -> generate.Dataset:
+    with _progress() as progress:
+        task = progress.add_task("generating", total=None)
+        return generate.generate(
+            users,
+            posts,
+            interactions,
+            seed=seed,
+            topics=topics,
+            days=days,
+            progress=lambda what: progress.update(task, description=f"generating {what}"),
+        )
+
+
+@app.command("generate")
+def generate_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.npz).")],
+    users: Users = 1000,
+    posts: Posts = 10_000,
+    interactions: Interactions = 100_000,
+    seed: Seed = 42,
+    topics: Topics = 20,
+    days: Days = 30,
+) -> None:
+    """Generate fake feed data with planted structure into a file (load it with `seed`)."""
+    started = time.perf_counter()
+    ds = _generate(users, posts, interactions, seed, topics, days)
+    ds.save(output)
+    console.print(
+        f"wrote {output}: {ds.n_users:,} users, {ds.n_posts:,} posts, "
+        f"{len(ds.follow_src):,} follows, {ds.n_interactions:,} interactions "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+
+
+@app.command("seed")
+def seed_command(
+    users: Users = 1000,
+    posts: Posts = 10_000,
+    interactions: Interactions = 100_000,
+    seed: Seed = 42,
+    topics: Topics = 20,
+    days: Days = 30,
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="Load this file from `generate` instead.", exists=True),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Delete the existing data and load in its place.")
+    ] = False,
+    shift_to_now: Annotated[
+        bool, typer.Option("--shift-to-now", help="With --input: move timestamps to end now.")
+    ] = False,
+) -> None:
+    """Load generated data into the database, in one transaction, with binary COPY."""
+    started = time.perf_counter()
+    target = migrated_database()
+    if input is not None:
+        try:
+            ds = generate.Dataset.load(input)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        if shift_to_now:
+            seeding.shift_to_now(ds)
+    else:
+        with target.connect() as conn:
+            found = seeding.existing_rows(conn)
+        if found and not replace:  # say so before spending time on generation
+            raise UserError(seeding.already_seeded_message(found))
+        ds = _generate(users, posts, interactions, seed, topics, days)
+    with target.connect() as conn, _progress() as progress:
+        tasks: dict[str, int] = {}
+        step = progress.add_task("loading", total=None)
+
+        def on_rows(table: str, k: int) -> None:
+            if table not in tasks:
+                total = {"users": ds.n_users, "posts": ds.n_posts}.get(table)
+                total = total or {"follows": len(ds.follow_src)}.get(table, ds.n_interactions)
+                tasks[table] = progress.add_task(f"copy {table}", total=total)
+            progress.advance(tasks[table], k)
+
+        try:
+            counts = seeding.load(
+                conn,
+                ds,
+                replace=replace,
+                on_step=lambda what: progress.update(step, description=what),
+                on_rows=on_rows,
+            )
+        except seeding.AlreadySeeded as exc:
+            raise UserError(str(exc)) from exc
+    summary = ", ".join(f"{n:,} {t}" for t, n in counts.items())
+    console.print(f"seeded {summary} in {time.perf_counter() - started:.1f} s")
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="Interaction log to import.")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="movielens (u.data, ratings.dat, ratings.csv) or csv "
+            "(header: user_id, item_id, rating or interaction_type, timestamp).",
+        ),
+    ] = "movielens",
+) -> None:
+    """Import real interactions; source ids are kept in users/posts.external_id."""
+    if format not in importer.FORMATS:
+        raise UserError(f"--format must be one of {', '.join(importer.FORMATS)}, got {format!r}")
+    started = time.perf_counter()
+    try:
+        log = importer.parse(file, format)
+    except importer.ImportFileError as exc:
+        raise UserError(f"{exc}; nothing was imported") from exc
+    target = migrated_database()
+    with target.connect() as conn, _progress() as progress:
+        task = progress.add_task(f"import {file.name}", total=len(log))
+        counts = importer.load(
+            conn, log, source=format, on_rows=lambda k: progress.advance(task, k)
+        )
+    summary = ", ".join(f"{n:,} {t}" for t, n in counts.items())
+    console.print(
+        f"read {len(log):,} lines; added {summary} ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except (UserError, db.DatabaseError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

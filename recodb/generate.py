@@ -1,0 +1,474 @@
+"""Fake social-feed data with planted structure, generated with numpy (no loop per row).
+
+The planted truth:
+- each user has topic preferences (a sparse Dirichlet draw) and an activity level (Pareto);
+- a fifth of the users are authors; an author writes mostly on one topic, sometimes a second,
+  with Pareto productivity and a log-normal appeal that draws followers;
+- a post has one topic, a log-normal quality, and text drawn mostly from its topic's words;
+- users follow authors of the topics they like, preferring appealing authors;
+- each impression (a view) comes from the user's topics (70 %), the authors they follow
+  (20 %) or the globally popular posts (10 %), and goes down the funnel
+  view → click → like / comment → share with probabilities that rise with how much the user
+  likes the post's topic; timestamps lie in the last `days` days.
+
+The truth (preferences, post topics and qualities) travels with the data, so evaluation can
+compute an oracle. The same arguments give the same data: `end` anchors every timestamp, and
+only it changes between runs on different days.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from faker import Faker
+from faker.providers.lorem.en_US import Provider as LoremProvider
+
+from recodb.topics import TOPICS
+
+INTERACTION_TYPES = ("view", "click", "like", "comment", "share")
+DAY_US = 86_400 * 1_000_000
+SECOND_US = 1_000_000
+FORMAT_VERSION = 1
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Dataset:
+    """Generated (or loaded) data; row i of each user array is user i, and so on.
+
+    Timestamps are int64 microseconds since the Unix epoch (UTC); ids are (n, 16) uint8 UUIDs.
+    """
+
+    params: dict
+    topics: list[str]
+    end_us: int
+    user_id: np.ndarray
+    username: list[str]
+    user_created: np.ndarray
+    user_topic_weights: np.ndarray  # (users, topics) float32, rows sum to 1
+    user_activity: np.ndarray  # float32, relative interaction rate
+    post_id: np.ndarray
+    post_author: np.ndarray  # int32 user index
+    post_topic: np.ndarray  # int16
+    post_quality: np.ndarray  # float32
+    post_created: np.ndarray
+    post_text: list[str]
+    follow_src: np.ndarray  # int32 user index (follower)
+    follow_dst: np.ndarray  # int32 user index (followee, an author)
+    follow_created: np.ndarray
+    interaction_id: np.ndarray
+    interaction_user: np.ndarray  # int32
+    interaction_post: np.ndarray  # int32
+    interaction_type: np.ndarray  # int8 index into INTERACTION_TYPES
+    interaction_created: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_id)
+
+    @property
+    def n_posts(self) -> int:
+        return len(self.post_id)
+
+    @property
+    def n_interactions(self) -> int:
+        return len(self.interaction_id)
+
+    def shift_time(self, delta_us: int) -> None:
+        """Move every timestamp by `delta_us` (to replay an old file as if generated now)."""
+        for name in ("user_created", "post_created", "follow_created", "interaction_created"):
+            setattr(self, name, getattr(self, name) + delta_us)
+        self.end_us += delta_us
+
+    def save(self, path: Path) -> None:
+        """Write an uncompressed .npz (fast to write and read; text stored as UTF-8 blobs)."""
+        arrays = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if isinstance(getattr(self, name), np.ndarray)
+        }
+        for name in ("username", "post_text"):
+            blob, offsets = _pack_strings(getattr(self, name))
+            arrays[f"{name}_blob"], arrays[f"{name}_offsets"] = blob, offsets
+        meta = {
+            "format": "recodb-dataset",
+            "version": FORMAT_VERSION,
+            "params": self.params,
+            "topics": self.topics,
+            "end_us": self.end_us,
+        }
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        with path.open("wb") as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> Dataset:
+        try:
+            npz = np.load(path, allow_pickle=False)
+            meta = json.loads(npz["meta"].tobytes())
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path} is not a recodb dataset file (.npz): {exc}") from exc
+        if meta.get("format") != "recodb-dataset" or meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported dataset format {meta.get('format')!r}")
+        kwargs = {
+            name: npz[name]
+            for name in cls.__dataclass_fields__
+            if name in npz.files and name != "meta"
+        }
+        for name in ("username", "post_text"):
+            kwargs[name] = _unpack_strings(npz[f"{name}_blob"], npz[f"{name}_offsets"])
+        return cls(params=meta["params"], topics=meta["topics"], end_us=meta["end_us"], **kwargs)
+
+
+def _pack_strings(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    encoded = [v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def _unpack_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
+    data = blob.tobytes()
+    bounds = offsets.tolist()
+    return [data[a:b].decode() for a, b in itertools.pairwise(bounds)]
+
+
+def random_uuids(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n version-4 UUIDs as an (n, 16) uint8 array, drawn from `rng` (so reproducible)."""
+    ids = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    ids[:, 6] = (ids[:, 6] & 0x0F) | 0x40
+    ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80
+    return ids
+
+
+def _categorical_rows(rng: np.random.Generator, cum: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each index in `rows`, draw a column from that row's cumulative weights `cum`."""
+    out = np.empty(len(rows), dtype=np.int16)
+    for start in range(0, len(rows), 1_000_000):
+        part = cum[rows[start : start + 1_000_000]]
+        u = rng.random(len(part)) * part[:, -1]
+        out[start : start + len(part)] = (part < u[:, None]).sum(axis=1)
+    return np.minimum(out, cum.shape[1] - 1)
+
+
+def _sample_within_groups(
+    rng: np.random.Generator,
+    group_of_draw: np.ndarray,
+    members_by_group: list[np.ndarray],
+    cum_weight_by_group: list[np.ndarray],
+    fallback: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """For each draw, a member of its group chosen by weight (fallback pool for empty groups)."""
+    out = np.empty(len(group_of_draw), dtype=np.int64)
+    for g, (members, cum) in enumerate(zip(members_by_group, cum_weight_by_group, strict=True)):
+        mask = group_of_draw == g
+        k = int(mask.sum())
+        if k == 0:
+            continue
+        if len(members) == 0:
+            members, cum = fallback
+        picks = np.searchsorted(cum, rng.random(k) * cum[-1], side="right")
+        out[mask] = members[np.minimum(picks, len(members) - 1)]
+    return out
+
+
+def _grouped(keys: np.ndarray, weights: np.ndarray, n_groups: int):
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n_groups + 1))
+    members = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)]
+    cums = [np.cumsum(weights[m]) for m in members]
+    return members, cums
+
+
+def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    indptr = np.searchsorted(keys[order], np.arange(n + 1))
+    return indptr, values[order]
+
+
+def generate(
+    users: int,
+    posts: int,
+    interactions: int,
+    seed: int = 42,
+    topics: int = 20,
+    days: int = 30,
+    end: datetime | None = None,
+    progress: Progress | None = None,
+) -> Dataset:
+    """Generate a dataset; see the module docstring for what is planted."""
+    if users < 2 or posts < 1 or interactions < 0:
+        raise ValueError("need at least 2 users, 1 post and 0 interactions")
+    if not 1 <= topics <= len(TOPICS):
+        raise ValueError(f"topics must be between 1 and {len(TOPICS)}, got {topics}")
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    step = progress or (lambda _: None)
+    end = end or datetime.now(UTC).replace(second=0, microsecond=0)
+    end_us = int(end.timestamp()) * 1_000_000 + end.microsecond
+    rng = np.random.default_rng(seed)
+    topic_names = list(TOPICS)[:topics]
+    params = {
+        "users": users,
+        "posts": posts,
+        "interactions": interactions,
+        "seed": seed,
+        "topics": topics,
+        "days": days,
+        "end": end.isoformat(),
+    }
+
+    step("users")
+    topic_popularity = rng.dirichlet(np.full(topics, 2.0))
+    prefs = rng.dirichlet(topic_popularity * 0.25 * topics, size=users).astype(np.float32)
+    prefs = np.maximum(prefs, 1e-6)
+    prefs /= prefs.sum(axis=1, keepdims=True)
+    # Pareto activity: a few users make many interactions; capped so no one dominates.
+    activity = np.minimum(rng.pareto(1.3, users) + 1.0, 60.0).astype(np.float32)
+    user_created = end_us - rng.integers(40 * DAY_US, 400 * DAY_US, users)
+    user_id = random_uuids(rng, users)
+    username = _usernames(seed, users)
+
+    step("authors and posts")
+    n_authors = max(1, round(users * 0.2))
+    authors = np.sort(rng.choice(users, n_authors, replace=False))
+    productivity = np.minimum(rng.pareto(1.5, n_authors) + 1.0, 500.0)
+    appeal = rng.lognormal(0.0, 1.0, n_authors)
+    author_primary = _categorical_rows(rng, np.cumsum(prefs, axis=1), authors)
+    author_secondary = rng.choice(topics, n_authors, p=topic_popularity).astype(np.int16)
+    post_author_slot = rng.choice(n_authors, posts, p=productivity / productivity.sum())
+    post_topic = np.where(
+        rng.random(posts) < 0.8,
+        author_primary[post_author_slot],
+        author_secondary[post_author_slot],
+    ).astype(np.int16)
+    post_quality = rng.lognormal(0.0, 0.8, posts).astype(np.float32)
+    post_created = end_us - rng.integers(0, (days + 5) * DAY_US, posts)
+    post_id = random_uuids(rng, posts)
+    post_text = _post_texts(rng, seed, post_topic, topic_names)
+    post_author = authors[post_author_slot].astype(np.int32)
+
+    step("follows")
+    follow_src, follow_dst, follow_created = _follows(
+        rng, prefs, authors, author_primary, appeal, user_created, end_us
+    )
+
+    step("interactions")
+    inter = _interactions(
+        rng,
+        interactions,
+        days,
+        end_us,
+        prefs,
+        activity,
+        post_topic,
+        post_quality,
+        post_created,
+        post_author,
+        follow_src,
+        follow_dst,
+        users,
+    )
+    inter_user, inter_post, inter_type, inter_created = inter
+    interaction_id = random_uuids(rng, len(inter_user))
+
+    return Dataset(
+        params=params,
+        topics=topic_names,
+        end_us=end_us,
+        user_id=user_id,
+        username=username,
+        user_created=user_created,
+        user_topic_weights=prefs,
+        user_activity=activity,
+        post_id=post_id,
+        post_author=post_author,
+        post_topic=post_topic,
+        post_quality=post_quality,
+        post_created=post_created,
+        post_text=post_text,
+        follow_src=follow_src,
+        follow_dst=follow_dst,
+        follow_created=follow_created,
+        interaction_id=interaction_id,
+        interaction_user=inter_user,
+        interaction_post=inter_post,
+        interaction_type=inter_type,
+        interaction_created=inter_created,
+    )
+
+
+def _usernames(seed: int, n: int) -> list[str]:
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    firsts = [fake.first_name().lower() for _ in range(200)]
+    lasts = [fake.last_name().lower() for _ in range(200)]
+    # Unique by construction: the index keeps two "anna_smith"s apart.
+    return [f"{firsts[i % 200]}_{lasts[(i // 200) % 200]}{i}" for i in range(n)]
+
+
+def _filler_words() -> list[str]:
+    topical = {w for words in TOPICS.values() for w in words}
+    return [w for w in LoremProvider.word_list if w not in topical and len(w) > 2]
+
+
+def _post_texts(
+    rng: np.random.Generator, seed: int, post_topic: np.ndarray, topic_names: list[str]
+) -> list[str]:
+    """Topic-coherent text: about 55 % of words from the post's topic, the rest common words."""
+    vocab = np.array([TOPICS[t] for t in topic_names], dtype=object)  # (topics, 15)
+    filler = np.array(_filler_words(), dtype=object)
+    n = len(post_topic)
+    lengths = np.clip(rng.poisson(14, n), 5, 40)
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(n), lengths)
+    topical = rng.random(total) < 0.55
+    words = filler[rng.integers(0, len(filler), total)]
+    words[topical] = vocab[
+        post_topic[owner[topical]], rng.integers(0, vocab.shape[1], topical.sum())
+    ]
+    hashtag = rng.random(n) < 0.5
+    words_list = words.tolist()
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+    texts = []
+    for i in range(n):
+        text = " ".join(words_list[bounds[i] : bounds[i + 1]])
+        text = text[0].upper() + text[1:] + "."
+        if hashtag[i]:
+            text += " #" + topic_names[post_topic[i]]
+        texts.append(text)
+    return texts
+
+
+def _follows(rng, prefs, authors, author_primary, appeal, user_created, end_us):
+    users, topics = prefs.shape
+    n_authors = len(authors)
+    counts = np.minimum(np.floor(rng.lognormal(np.log(6.0), 1.0, users)), n_authors).astype(
+        np.int64
+    )
+    src = np.repeat(np.arange(users), counts)
+    topic = _categorical_rows(rng, np.cumsum(prefs, axis=1), src)
+    members, cums = _grouped(author_primary.astype(np.int64), appeal, topics)
+    slot = _sample_within_groups(
+        rng, topic, members, cums, (np.arange(n_authors), np.cumsum(appeal))
+    )
+    dst = authors[slot]
+    keep = src != dst
+    pairs = np.unique(src[keep].astype(np.int64) * users + dst[keep])
+    src, dst = (pairs // users).astype(np.int32), (pairs % users).astype(np.int32)
+    since = np.maximum(user_created[src], user_created[dst])
+    created = since + (rng.random(len(src)) * (end_us - since)).astype(np.int64)
+    return src, dst, created
+
+
+def _interactions(
+    rng,
+    n_rows,
+    days,
+    end_us,
+    prefs,
+    activity,
+    post_topic,
+    post_quality,
+    post_created,
+    post_author,
+    follow_src,
+    follow_dst,
+    n_users,
+):
+    """Impressions, each going down the funnel, until exactly `n_rows` rows exist."""
+    topics = prefs.shape[1]
+    n_posts = len(post_topic)
+    empty = np.empty(0, dtype=np.int32)
+    if n_rows == 0:
+        return empty, empty, np.empty(0, np.int8), np.empty(0, np.int64)
+    user_cum = np.cumsum(activity.astype(np.float64))
+    pref_cum = np.cumsum(prefs, axis=1)
+    pref_max = prefs.max(axis=1)
+    quality = post_quality.astype(np.float64)
+    by_topic = _grouped(post_topic.astype(np.int64), quality, topics)
+    global_pool = (np.arange(n_posts), np.cumsum(quality))
+    follow_ptr, follow_to = _csr(follow_src, follow_dst, n_users)
+    author_ptr, author_posts = _csr(post_author, np.arange(n_posts), n_users)
+    window_start = end_us - days * DAY_US
+
+    parts: list[tuple[np.ndarray, ...]] = []
+    produced = 0
+    rows_per_impression = 1.3  # first guess; refined from each batch
+    while produced < n_rows:
+        m = int((n_rows - produced) / rows_per_impression * 1.05) + 16
+        user = np.searchsorted(user_cum, rng.random(m) * user_cum[-1], side="right")
+        user = np.minimum(user, n_users - 1)
+        source = rng.random(m)
+        post = np.empty(m, dtype=np.int64)
+
+        by_pref = source < 0.7
+        topic = _categorical_rows(rng, pref_cum, user[by_pref])
+        post[by_pref] = _sample_within_groups(rng, topic, *by_topic, global_pool)
+
+        # From a followed author: a random followee, then a random post of theirs.
+        by_follow = ~by_pref & (source < 0.9)
+        fu = user[by_follow]
+        n_follows = follow_ptr[fu + 1] - follow_ptr[fu]
+        has = n_follows > 0
+        pick = follow_ptr[fu] + (rng.random(len(fu)) * n_follows).astype(np.int64)
+        author = np.where(has, follow_to[np.minimum(pick, len(follow_to) - 1)], 0)
+        n_posts_of = author_ptr[author + 1] - author_ptr[author]
+        has &= n_posts_of > 0
+        chosen = author_ptr[author] + (rng.random(len(fu)) * n_posts_of).astype(np.int64)
+        follow_posts = np.where(has, author_posts[np.minimum(chosen, n_posts - 1)], -1)
+        # Users who follow nobody (or only silent authors) get a post from their topics.
+        lacking = follow_posts < 0
+        if lacking.any():
+            t = _categorical_rows(rng, pref_cum, fu[lacking])
+            follow_posts[lacking] = _sample_within_groups(rng, t, *by_topic, global_pool)
+        post[by_follow] = follow_posts
+
+        popular = ~by_pref & ~by_follow
+        picks = np.searchsorted(global_pool[1], rng.random(popular.sum()) * global_pool[1][-1])
+        post[popular] = np.minimum(picks, n_posts - 1)
+
+        # The funnel: the more the user likes the post's topic, the further down they go.
+        affinity = prefs[user, post_topic[post]] / pref_max[user]
+        boost = np.clip(np.log(quality[post]) * 0.04, -0.08, 0.08)
+        p_click = np.clip(0.05 + 0.5 * affinity + boost, 0.01, 0.95)
+        click = rng.random(m) < p_click
+        like = click & (rng.random(m) < 0.15 + 0.55 * affinity)
+        comment = click & (rng.random(m) < 0.03 + 0.17 * affinity)
+        share = like & (rng.random(m) < 0.05 + 0.25 * affinity)
+        present = np.stack([np.ones(m, bool), click, like, comment, share], axis=1)
+
+        start = np.maximum(window_start, post_created[post])
+        viewed = start + (rng.random(m) * (end_us - start)).astype(np.int64)
+        delays = rng.exponential([20, 40, 120, 60], size=(m, 4)) * SECOND_US
+        t_click = viewed + delays[:, 0]
+        t_like = t_click + delays[:, 1]
+        stamps = np.stack(
+            [viewed, t_click, t_like, t_click + delays[:, 2], t_like + delays[:, 3]], 1
+        )
+        stamps = np.minimum(stamps.astype(np.int64), end_us)
+
+        flat = np.flatnonzero(present.ravel())
+        impression, kind = flat // 5, flat % 5
+        take = min(len(flat), n_rows - produced)
+        impression, kind = impression[:take], kind[:take]
+        parts.append(
+            (
+                user[impression].astype(np.int32),
+                post[impression].astype(np.int32),
+                kind.astype(np.int8),
+                stamps[impression, kind],
+            )
+        )
+        produced += take
+        rows_per_impression = max(len(flat) / m, 1.0)
+
+    return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
