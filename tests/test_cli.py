@@ -1,0 +1,156 @@
+"""The `recodb` command as a user runs it: a subprocess, with its exit status and messages."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import count
+
+from recodb import schema
+
+RECODB = [sys.executable, "-m", "recodb.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    return subprocess.run(
+        [*RECODB, *args],
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("db", "migrate", "generate", "seed", "import"):
+        assert command in result.stdout
+
+
+def test_seed_example_size_and_refusal(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    result = run("seed", "--users", "50", "--posts", "200", "--interactions", "2000", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "seeded 50 users, 200 posts" in result.stdout
+    again = run("seed", "--users", "60", "--posts", "200", "--interactions", "2000", env=env)
+    assert again.returncode == 2
+    assert "already holds data" in again.stderr and "--replace" in again.stderr
+    assert "Traceback" not in again.stderr
+    with psycopg.connect(db_url) as conn:
+        assert count(conn, "users") == 50
+        assert count(conn, "user_interaction") == 2000
+
+
+def test_generate_then_seed_from_the_file(db_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "fake.npz"
+    result = run(
+        "generate", "--users", "40", "--posts", "90", "--interactions", "700", "-o", str(data)
+    )
+    assert result.returncode == 0, result.stderr
+    seeded = run("seed", "--input", str(data), env={"DATABASE_URL": db_url})
+    assert seeded.returncode == 0, seeded.stderr
+    with psycopg.connect(db_url) as conn:
+        assert (count(conn, "users"), count(conn, "posts")) == (40, 90)
+        assert count(conn, "user_interaction") == 700
+
+
+def test_import_reports_the_bad_line(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "u.data"
+    path.write_text("1\t2\t3\t881250949\n1\t2\t3\n")
+    result = run("import", str(path), "--format", "movielens", env={"DATABASE_URL": db_url})
+    assert result.returncode == 2
+    assert "u.data line 2" in result.stderr and "nothing was imported" in result.stderr
+    bad_format = run("import", str(path), "--format", "parquet", env={"DATABASE_URL": db_url})
+    assert bad_format.returncode == 2 and "--format must be one of" in bad_format.stderr
+
+
+def test_a_database_behind_on_migrations_is_not_touched(empty_db_url: str) -> None:
+    result = run("seed", "--users", "5", env={"DATABASE_URL": empty_db_url})
+    assert result.returncode == 2
+    assert "recodb migrate" in result.stderr
+    migrated = run("migrate", env={"DATABASE_URL": empty_db_url})
+    assert migrated.returncode == 0, migrated.stderr
+    with psycopg.connect(empty_db_url) as conn:
+        assert schema.current_revision(conn) == schema.head_revision()
+
+
+def test_embedded_server_lifecycle(tmp_path: Path) -> None:
+    """Without DATABASE_URL: url starts the server, status reports it, stop stops it."""
+    env = {"DATABASE_URL": "", "RECODB_HOME": str(tmp_path / "home")}
+    url = run("db", "url", env=env)
+    assert url.returncode == 0, url.stderr
+    assert str(tmp_path / "home" / "pgdata") in url.stdout
+    status = run("db", "status", env=env)
+    assert "running" in status.stdout and "yes, pid" in status.stdout
+    assert "pgvector" in status.stdout and "0.8" in status.stdout
+    # Data survives from one command to the next.
+    seeded = run("seed", "--users", "20", "--posts", "30", "--interactions", "100", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    again = run("seed", "--users", "20", "--posts", "30", "--interactions", "100", env=env)
+    assert again.returncode == 2
+    stopped = run("db", "stop", env=env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert "no" in run("db", "status", env=env).stdout
+
+
+def _debian_postgres_without_pgvector() -> Path | None:
+    for bindir in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
+        major = Path(bindir).parent.name
+        has_vector = Path(f"/usr/share/postgresql/{major}/extension/vector.control").exists()
+        if Path(bindir, "postgres").exists() and not has_vector:
+            return Path(bindir)
+    return None
+
+
+@pytest.fixture
+def server_without_pgvector() -> Iterator[str]:
+    """A real PostgreSQL that lacks pgvector: Debian's own server, where the machine has it."""
+    bindir = _debian_postgres_without_pgvector()
+    if bindir is None or os.geteuid() != 0:
+        pytest.skip("needs a system PostgreSQL without pgvector (Debian's postgresql package)")
+    folder = Path(tempfile.mkdtemp(prefix="recodb-novector-"))
+    shutil.chown(folder, "postgres", "postgres")
+    folder.chmod(0o755)
+    as_postgres = {"user": "postgres", "capture_output": True, "text": True, "check": True}
+    subprocess.run(
+        [str(bindir / "initdb"), "-D", str(folder / "data"), "-A", "trust"], **as_postgres
+    )
+    subprocess.run(
+        [
+            str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-w", "-l", str(folder / "log"),
+            "-o", f"-k {folder} -h '' -p 5499", "start",
+        ],
+        **as_postgres,
+    )  # fmt: skip
+    try:
+        yield f"postgresql://postgres@/postgres?host={folder}&port=5499"
+    finally:
+        subprocess.run(
+            [str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-w", "stop"], **as_postgres
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_server_without_pgvector_gets_a_clear_error(server_without_pgvector: str) -> None:
+    env = {"DATABASE_URL": server_without_pgvector}
+    for args in (("migrate",), ("seed", "--users", "5"), ("db", "status")):
+        result = run(*args, env=env)
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output
+        if args == ("db", "status"):
+            assert "not available" in output
+        else:
+            assert result.returncode == 2
+            assert "no pgvector extension" in output and "unset DATABASE_URL" in output
+    with psycopg.connect(server_without_pgvector) as conn:
+        assert conn.execute("select to_regclass('users')").fetchone()[0] is None

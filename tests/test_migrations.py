@@ -1,0 +1,208 @@
+"""alembic owns the schema: up, down, up again; no-op re-upgrades; a committed snapshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.script import ScriptDirectory
+from helpers import dump_schema, server_major
+
+from recodb import schema
+from recodb.config import source_path
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "schema.sql"
+SNAPSHOT_MAJOR = 18  # the embedded server's major version, which wrote the snapshot
+
+APP_TABLES = {"users", "posts", "follows", "user_interaction", "user_recommendation"}
+
+
+def _objects(url: str) -> dict[str, set[str]]:
+    """What a database holds beyond a fresh one: schemas, extensions, tables, functions."""
+    with psycopg.connect(url) as conn:
+        return {
+            "schemas": {
+                r[0]
+                for r in conn.execute(
+                    "select nspname from pg_namespace where nspname not like 'pg\\_%'"
+                    " and nspname not in ('public', 'information_schema')"
+                )
+            },
+            "extensions": {
+                r[0]
+                for r in conn.execute("select extname from pg_extension where extname <> 'plpgsql'")
+            },
+            "tables": {
+                r[0]
+                for r in conn.execute(
+                    "select c.oid::regclass::text from pg_class c"
+                    " join pg_namespace n on n.oid = c.relnamespace"
+                    " where c.relkind in ('r', 'p', 'v', 'm')"
+                    " and n.nspname not in ('pg_catalog', 'information_schema')"
+                )
+            },
+            "functions": {
+                r[0]
+                for r in conn.execute(
+                    "select p.oid::regprocedure::text from pg_proc p"
+                    " join pg_namespace n on n.oid = p.pronamespace"
+                    " where n.nspname not in ('pg_catalog', 'information_schema')"
+                )
+            },
+        }
+
+
+def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
+    before = _objects(empty_db_url)
+    assert before == {"schemas": set(), "extensions": set(), "tables": set(), "functions": set()}
+
+    schema.upgrade(empty_db_url)
+    after = _objects(empty_db_url)
+    assert after["schemas"] == {"recodb"}
+    assert after["extensions"] == {"vector"}
+    assert after["tables"] >= APP_TABLES
+    assert {"recodb.setting", "recodb.model", "recodb.synthetic_user"} <= after["tables"]
+    assert "recodb.trending(integer,integer)" in after["functions"]
+    first_dump = dump_schema(empty_db_url)
+
+    schema.downgrade(empty_db_url, "base")
+    # Everything recodb made is gone: pgvector's own functions, the version table, all of it.
+    assert _objects(empty_db_url) == before
+
+    schema.upgrade(empty_db_url)
+    assert dump_schema(empty_db_url) == first_dump
+
+
+def test_second_upgrade_changes_nothing(db_url: str) -> None:
+    before = dump_schema(db_url)
+    schema.upgrade(db_url)
+    assert dump_schema(db_url) == before
+    with psycopg.connect(db_url) as conn:
+        assert schema.current_revision(conn) == schema.head_revision()
+
+
+def test_schema_matches_the_committed_snapshot(db_url: str) -> None:
+    """Every table, index, function and grant change shows up in tests/snapshots/schema.sql.
+
+    After an intended change: RECODB_UPDATE_SNAPSHOT=1 uv run pytest tests/test_migrations.py
+    """
+    with psycopg.connect(db_url) as conn:
+        if server_major(conn) != SNAPSHOT_MAJOR:
+            pytest.skip(f"the snapshot was taken on PostgreSQL {SNAPSHOT_MAJOR}")
+    current = dump_schema(db_url)
+    if os.environ.get("RECODB_UPDATE_SNAPSHOT") == "1":
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(current)
+    assert SNAPSHOT.is_file(), "no snapshot yet: run with RECODB_UPDATE_SNAPSHOT=1"
+    assert current == SNAPSHOT.read_text(), (
+        "the installed schema drifted from tests/snapshots/schema.sql; if intended, "
+        "regenerate it with RECODB_UPDATE_SNAPSHOT=1"
+    )
+
+
+SEED_SHAPED_TABLES = """
+create table users (id uuid primary key, email text, created_at timestamptz not null default now());
+create table posts (id uuid primary key, author_id uuid references users (id), content text,
+                    created_at timestamptz not null default now());
+create table follows (follower_id uuid references users (id),
+                      followee_id uuid references users (id),
+                      primary key (follower_id, followee_id));
+create table user_interaction (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users (id) on delete cascade,
+  post_id uuid not null references posts (id) on delete cascade,
+  interaction_type varchar(50) not null,
+  metadata jsonb,
+  created_at timestamp not null default now());
+create index idx_user_interaction_user on user_interaction (user_id, created_at);
+create table user_recommendation (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references users (id) on delete cascade,
+  post_id uuid not null references posts (id) on delete cascade,
+  score float not null,
+  generated_at timestamp not null default now(),
+  expires_at timestamp not null,
+  unique (user_id, post_id));
+insert into users (id, email) values ('00000000-0000-4000-8000-000000000001', 'a@example.com');
+"""
+
+
+def test_existing_app_tables_are_kept_and_restored(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(SEED_SHAPED_TABLES)
+    original = dump_schema(empty_db_url)
+
+    schema.upgrade(empty_db_url)
+    with psycopg.connect(empty_db_url) as conn:
+        # recodb added what it needs to the customer's tables...
+        assert conn.execute("select count(*) from users").fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "select count(*) from pg_attribute where attrelid = 'posts'::regclass"
+                " and attname = 'external_id'"
+            ).fetchone()[0]
+            == 1
+        )
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "insert into user_interaction (user_id, post_id, interaction_type) values"
+                " ('00000000-0000-4000-8000-000000000001', gen_random_uuid(), 'poke')"
+            )
+
+    schema.downgrade(empty_db_url, "base")
+    # ...and took exactly that away again: the tables, their row and their own index remain.
+    assert dump_schema(empty_db_url) == original
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("select email from users").fetchone()[0] == "a@example.com"
+
+
+def test_existing_table_without_a_needed_column_is_refused(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("create table users (id uuid primary key, name text)")
+    with pytest.raises(Exception, match=r"users exists but lacks column.*created_at"):
+        schema.upgrade(empty_db_url)
+    with psycopg.connect(empty_db_url) as conn:
+        assert schema.current_revision(conn) is None
+        assert conn.execute("select to_regnamespace('recodb')").fetchone()[0] is None
+
+
+def test_concurrent_upgrades_are_safe(empty_db_url: str) -> None:
+    """Three deploys run `alembic upgrade head` at once: all succeed, the schema is made once."""
+    env = {**os.environ, "DATABASE_URL": empty_db_url}
+    command = [sys.executable, "-m", "alembic", "-c", str(source_path("alembic.ini")), "upgrade"]
+    runs = [
+        subprocess.Popen([*command, "head"], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for run in runs:
+        _, stderr = run.communicate(timeout=120)
+        assert run.returncode == 0, stderr
+    with psycopg.connect(empty_db_url) as conn:
+        assert schema.current_revision(conn) == schema.head_revision()
+
+
+def test_head_revision_reader_agrees_with_alembic() -> None:
+    script = ScriptDirectory.from_config(schema.alembic_config())
+    assert schema.head_revision() == script.get_current_head()
+
+
+def test_sql_objects_follow_the_revision(db_url: str) -> None:
+    def functions() -> set[str]:
+        with psycopg.connect(db_url) as conn:
+            return {
+                r[0]
+                for r in conn.execute(
+                    "select proname from pg_proc where pronamespace = 'recodb'::regnamespace"
+                )
+            }
+
+    every_file = {obj.name for obj in schema.sql_objects()}
+    assert every_file <= functions()
+    schema.downgrade(db_url, "0001")
+    assert functions() == set()  # all of today's objects need 0002
+    schema.upgrade(db_url)
+    assert every_file <= functions()
