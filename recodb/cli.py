@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from recodb import db, embedded, generate, importer, schema
+from recodb import db, embedded, generate, importer, registry, schema
 from recodb import seed as seeding
 from recodb.config import Settings
 from recodb.topics import TOPICS
@@ -32,6 +33,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database recodb uses (DATABASE_URL or the embedded server).")
 app.add_typer(db_app, name="db")
+models_app = typer.Typer(help="The model registry: list, activate, roll back, prune.")
+app.add_typer(models_app, name="models")
 
 console = Console()
 err = Console(stderr=True)
@@ -288,6 +291,172 @@ def import_command(
     console.print(
         f"read {len(log):,} lines; added {summary} ({time.perf_counter() - started:.1f} s)"
     )
+
+
+# -- training and the registry ------------------------------------------------------------
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UserError(f"{option}: expected an ISO 8601 date or time, got {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("train")
+def train_command(
+    algorithm: Annotated[str, typer.Option(help="als (default) or bpr.")] = "als",
+    factors: Annotated[int | None, typer.Option(min=1, help="Vector dimensions.")] = None,
+    regularization: Annotated[float | None, typer.Option(min=0)] = None,
+    alpha: Annotated[float | None, typer.Option(min=0, help="ALS confidence scale.")] = None,
+    iterations: Annotated[int | None, typer.Option(min=1)] = None,
+    learning_rate: Annotated[float | None, typer.Option(min=0, help="BPR only.")] = None,
+    content_dims: Annotated[
+        int | None, typer.Option(min=0, help="Dimensions of the text vectors (0: none).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")] = 42,
+    tune: Annotated[
+        bool, typer.Option("--tune", help="Search hyperparameters on a held-out time split.")
+    ] = False,
+    trials: Annotated[int, typer.Option(min=2, help="Parameter sets tried by --tune.")] = 16,
+    validate: Annotated[
+        bool, typer.Option(help="Score the parameters on a held-out time split first.")
+    ] = True,
+    activate: Annotated[bool, typer.Option(help="Activate the new version when done.")] = True,
+    since: Annotated[str | None, typer.Option(help="Train on interactions from this time.")] = None,
+    until: Annotated[str | None, typer.Option(help="…and before this time.")] = None,
+) -> None:
+    """Train user and post vectors into a new model version, index them, and activate it."""
+    from recodb.train import Params, train
+
+    given = {
+        "factors": factors,
+        "regularization": regularization,
+        "alpha": alpha,
+        "iterations": iterations,
+        "learning_rate": learning_rate,
+        "content_dims": content_dims,
+    }
+    try:
+        params = Params(
+            algorithm=algorithm, seed=seed, **{k: v for k, v in given.items() if v is not None}
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    target = migrated_database()
+    with target.connect(autocommit=True) as conn, _progress() as progress:
+        task = progress.add_task("training", total=None)
+
+        def on_step(what: str) -> None:
+            if what.startswith("trial "):
+                progress.console.print(f"  {what}", highlight=False)
+            progress.update(task, description=what)
+
+        try:
+            result = train(
+                conn,
+                params,
+                since=_parse_time(since, "--since"),
+                until=_parse_time(until, "--until"),
+                tune_trials=trials if tune else 0,
+                validate=validate,
+                activate=activate,
+                on_step=on_step,
+            )
+        except registry.RegistryError as exc:
+            raise UserError(str(exc)) from exc
+    table = Table(title=f"model version {result.version}", show_header=True)
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for name, seconds in result.timings.items():
+        if name != "peak_rss_mb":
+            table.add_row(name, f"{seconds:.2f}")
+    console.print(table)
+    shown = {k: v for k, v in result.metrics.items() if "@" in k}
+    if shown:
+        console.print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+    console.print(
+        f"version {result.version} {'active' if result.activated else 'ready'}; "
+        f"peak memory {result.timings.get('peak_rss_mb')} MB"
+    )
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The registered model versions, newest first."""
+    target = migrated_database()
+    with target.connect() as conn:
+        rows = registry.list_versions(conn)
+    if not rows:
+        console.print("no models yet: run `recodb train`")
+        return
+    table = Table()
+    for column in ("version", "status", "algorithm", "params", "data", "ndcg@10", "trained", "s"):
+        table.add_column(
+            column, justify="right" if column in ("version", "ndcg@10", "s") else "left"
+        )
+    for r in rows:
+        params = ", ".join(
+            f"{k}={v}" for k, v in r["params"].items() if k not in ("seed", "content_dims")
+        )
+        data = (
+            f"{r['n_users']:,} u × {r['n_posts']:,} p, {r['n_interactions']:,} i"
+            if r["n_users"] is not None
+            else (r["error"] or "")[:60]
+        )
+        ndcg = r["metrics"].get("ndcg@10")
+        table.add_row(
+            str(r["version"]),
+            ("[bold green]active[/]" if r["status"] == "active" else r["status"])
+            + (" (tuned)" if r["tuned"] else ""),
+            r["algorithm"],
+            params,
+            data,
+            f"{ndcg:.4f}" if ndcg is not None else "",
+            r["created_at"].strftime("%Y-%m-%d %H:%M"),
+            f"{r['timings']['total']:.0f}" if "total" in r["timings"] else "",
+        )
+    console.print(table)
+
+
+@models_app.command("activate")
+def models_activate(version: Annotated[int, typer.Argument(help="Version to activate.")]) -> None:
+    """Make VERSION the active model, atomically (readers never see a mixture)."""
+    target = migrated_database()
+    with target.connect(autocommit=True) as conn:
+        try:
+            registry.activate(conn, version)
+        except registry.RegistryError as exc:
+            raise UserError(str(exc)) from exc
+    console.print(f"version {version} is active")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Re-activate the version that was active before the current one."""
+    target = migrated_database()
+    with target.connect(autocommit=True) as conn:
+        try:
+            version = registry.rollback(conn)
+        except registry.RegistryError as exc:
+            raise UserError(str(exc)) from exc
+    console.print(f"rolled back: version {version} is active")
+
+
+@models_app.command("prune")
+def models_prune(
+    keep: Annotated[
+        int | None, typer.Option(min=0, help="Inactive versions to keep (default: setting).")
+    ] = None,
+) -> None:
+    """Drop old versions' vectors beyond the newest KEEP inactive ones."""
+    target = migrated_database()
+    with target.connect(autocommit=True) as conn:
+        removed = registry.prune(conn, keep)
+    console.print(f"removed versions {removed}" if removed else "nothing to prune")
 
 
 def main() -> None:

@@ -250,7 +250,7 @@ def generate(
         author_primary[post_author_slot],
         author_secondary[post_author_slot],
     ).astype(np.int16)
-    post_quality = rng.lognormal(0.0, 0.8, posts).astype(np.float32)
+    post_quality = rng.lognormal(0.0, 1.2, posts).astype(np.float32)
     post_created = end_us - rng.integers(0, (days + 5) * DAY_US, posts)
     post_id = random_uuids(rng, posts)
     post_text = _post_texts(rng, seed, post_topic, topic_names)
@@ -369,6 +369,48 @@ def _follows(rng, prefs, authors, author_primary, appeal, user_created, end_us):
     return src, dst, created
 
 
+class _RecentPosts:
+    """Draws posts the way a feed shows them: by quality, decaying with the post's age.
+
+    Time is cut into buckets; a draw in bucket b picks among the posts of its group (a topic, or
+    all posts) created in the `HORIZON` before b starts, with weight quality × e^(-age / τ).
+    """
+
+    BUCKET_US = 6 * 3600 * SECOND_US
+    TAU_US = int(1.5 * DAY_US)
+    HORIZON_US = 10 * DAY_US
+
+    def __init__(self, group: np.ndarray, created: np.ndarray, quality: np.ndarray, n_groups: int):
+        order = np.lexsort((created, group))
+        self.order = order
+        self.created = created[order]
+        self.quality = quality[order].astype(np.float64)
+        self.bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+
+    def draw(self, rng, group: np.ndarray, bucket_start: np.ndarray) -> np.ndarray:
+        """A post index per draw, or -1 where the group had no post in the horizon."""
+        out = np.full(len(group), -1, dtype=np.int64)
+        key = group.astype(np.int64) * (1 << 40) + (bucket_start // self.BUCKET_US)
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        cuts = np.flatnonzero(np.diff(sorted_key)) + 1
+        for seg in np.split(np.arange(len(order)), cuts):
+            if len(seg) == 0:
+                continue
+            draws = order[seg]
+            g, start = int(group[draws[0]]), int(bucket_start[draws[0]])
+            lo, hi = self.bounds[g], self.bounds[g + 1]
+            first = lo + np.searchsorted(self.created[lo:hi], start - self.HORIZON_US)
+            last = lo + np.searchsorted(self.created[lo:hi], start)
+            if last <= first:
+                continue
+            age = start - self.created[first:last]
+            cum = np.cumsum(self.quality[first:last] * np.exp(-age / self.TAU_US))
+            picks = np.searchsorted(cum, rng.random(len(draws)) * cum[-1], side="right")
+            out[draws] = self.order[first + np.minimum(picks, last - first - 1)]
+        return out
+
+
 def _interactions(
     rng,
     n_rows,
@@ -394,11 +436,17 @@ def _interactions(
     pref_cum = np.cumsum(prefs, axis=1)
     pref_max = prefs.max(axis=1)
     quality = post_quality.astype(np.float64)
-    by_topic = _grouped(post_topic.astype(np.int64), quality, topics)
-    global_pool = (np.arange(n_posts), np.cumsum(quality))
+    by_topic = _RecentPosts(post_topic, post_created, quality, topics)
+    everything = _RecentPosts(np.zeros(n_posts, np.int64), post_created, quality, 1)
     follow_ptr, follow_to = _csr(follow_src, follow_dst, n_users)
-    author_ptr, author_posts = _csr(post_author, np.arange(n_posts), n_users)
+    # Posts by (author, creation time), to find an author's recent posts with one searchsorted.
+    by_author = np.lexsort((post_created, post_author))
+    author_key = (
+        post_author[by_author].astype(np.int64) * (1 << 40)
+        + (post_created[by_author] - (end_us - 64 * DAY_US)) // SECOND_US
+    )
     window_start = end_us - days * DAY_US
+    bucket = _RecentPosts.BUCKET_US
 
     parts: list[tuple[np.ndarray, ...]] = []
     produced = 0
@@ -407,34 +455,40 @@ def _interactions(
         m = int((n_rows - produced) / rows_per_impression * 1.05) + 16
         user = np.searchsorted(user_cum, rng.random(m) * user_cum[-1], side="right")
         user = np.minimum(user, n_users - 1)
+        viewed = window_start + (rng.random(m) * (end_us - window_start)).astype(np.int64)
+        bucket_start = viewed - (viewed - window_start) % bucket
         source = rng.random(m)
-        post = np.empty(m, dtype=np.int64)
+        post = np.full(m, -1, dtype=np.int64)
 
-        by_pref = source < 0.7
-        topic = _categorical_rows(rng, pref_cum, user[by_pref])
-        post[by_pref] = _sample_within_groups(rng, topic, *by_topic, global_pool)
-
-        # From a followed author: a random followee, then a random post of theirs.
-        by_follow = ~by_pref & (source < 0.9)
+        # From a followed author (20 %): one of their posts from the last few days.
+        by_follow = (source >= 0.7) & (source < 0.9)
         fu = user[by_follow]
         n_follows = follow_ptr[fu + 1] - follow_ptr[fu]
-        has = n_follows > 0
         pick = follow_ptr[fu] + (rng.random(len(fu)) * n_follows).astype(np.int64)
-        author = np.where(has, follow_to[np.minimum(pick, len(follow_to) - 1)], 0)
-        n_posts_of = author_ptr[author + 1] - author_ptr[author]
-        has &= n_posts_of > 0
-        chosen = author_ptr[author] + (rng.random(len(fu)) * n_posts_of).astype(np.int64)
-        follow_posts = np.where(has, author_posts[np.minimum(chosen, n_posts - 1)], -1)
-        # Users who follow nobody (or only silent authors) get a post from their topics.
-        lacking = follow_posts < 0
-        if lacking.any():
-            t = _categorical_rows(rng, pref_cum, fu[lacking])
-            follow_posts[lacking] = _sample_within_groups(rng, t, *by_topic, global_pool)
-        post[by_follow] = follow_posts
+        author = np.where(n_follows > 0, follow_to[np.minimum(pick, len(follow_to) - 1)], -1)
+        author = author.astype(np.int64)
+        t = (viewed[by_follow] - (end_us - 64 * DAY_US)) // SECOND_US
+        hi = np.searchsorted(author_key, author * (1 << 40) + t)
+        lo = np.searchsorted(author_key, author * (1 << 40) + t - 3 * 86_400)
+        chosen = lo + (rng.random(len(fu)) * (hi - lo)).astype(np.int64)
+        post[by_follow] = np.where(
+            (author >= 0) & (hi > lo), by_author[np.minimum(chosen, n_posts - 1)], -1
+        )
 
-        popular = ~by_pref & ~by_follow
-        picks = np.searchsorted(global_pool[1], rng.random(popular.sum()) * global_pool[1][-1])
-        post[popular] = np.minimum(picks, n_posts - 1)
+        # From the user's topics (70 %, and wherever a followed author had nothing new).
+        by_pref = (source < 0.7) | (post < 0) & by_follow
+        topic = _categorical_rows(rng, pref_cum, user[by_pref])
+        post[by_pref] = by_topic.draw(rng, topic, bucket_start[by_pref])
+        # What's popular right now (10 %, and topics that had nothing new).
+        popular = post < 0
+        post[popular] = everything.draw(
+            rng, np.zeros(popular.sum(), np.int64), bucket_start[popular]
+        )
+        keep = post >= 0  # nothing at all was posted yet: no impression
+        user, post, viewed = user[keep], post[keep], viewed[keep]
+        m = len(user)
+        # A post created within the impression's bucket can't be seen before it exists.
+        viewed = np.maximum(viewed, post_created[post])
 
         # The funnel: the more the user likes the post's topic, the further down they go.
         affinity = prefs[user, post_topic[post]] / pref_max[user]
@@ -446,8 +500,6 @@ def _interactions(
         share = like & (rng.random(m) < 0.05 + 0.25 * affinity)
         present = np.stack([np.ones(m, bool), click, like, comment, share], axis=1)
 
-        start = np.maximum(window_start, post_created[post])
-        viewed = start + (rng.random(m) * (end_us - start)).astype(np.int64)
         delays = rng.exponential([20, 40, 120, 60], size=(m, 4)) * SECOND_US
         t_click = viewed + delays[:, 0]
         t_like = t_click + delays[:, 1]
@@ -469,6 +521,6 @@ def _interactions(
             )
         )
         produced += take
-        rows_per_impression = max(len(flat) / m, 1.0)
+        rows_per_impression = max(len(flat) / max(m, 1), 1.0)
 
     return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))

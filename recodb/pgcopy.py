@@ -3,7 +3,8 @@
 `copy_arrays` streams columns into a table. Fixed-width columns (uuid, int, float, timestamptz,
 fixed-length real[]) are packed into one numpy structured array per chunk; text columns are
 interleaved per row. A text column with few distinct values (an enum such as interaction_type)
-can be passed as `Category`: rows are then grouped by value so every group is fixed-width.
+can be passed as `Category`, and vectors may be NULL per row: rows are then grouped so that
+every group is fixed-width.
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ class RealArray:
 
 
 @dataclass(frozen=True)
+class Vector:
+    """pgvector `vector(d)` values, (n, d) float; rows where `null` is True are NULL."""
+
+    values: np.ndarray
+    null: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Text:
     values: Sequence[str | None]
 
@@ -67,7 +76,7 @@ class Null:
     pass
 
 
-Column = Uuid | Timestamp | Int | Float | RealArray | Text | Category | Null
+Column = Uuid | Timestamp | Int | Float | RealArray | Vector | Text | Category | Null
 
 
 def _fixed_fields(name: str, col: Column) -> list[tuple]:
@@ -81,6 +90,13 @@ def _fixed_fields(name: str, col: Column) -> list[tuple]:
         return [(f"{name}_len", ">i4"), (name, f">i{col.size}")]
     if isinstance(col, Float):
         return [(f"{name}_len", ">i4"), (name, f">f{col.size}")]
+    if isinstance(col, Vector):
+        # pgvector's binary form: int16 dimension, int16 unused, float4 values.
+        return [
+            (f"{name}_len", ">i4"),
+            (f"{name}_dim", ">i2", (2,)),
+            (name, ">f4", (col.values.shape[1],)),
+        ]
     if isinstance(col, RealArray):
         k = col.values.shape[1]
         return [
@@ -102,6 +118,11 @@ def _fill_fixed(rec: np.ndarray, name: str, col: Column, rows: slice | np.ndarra
         rec[name] = col.values[rows] - PG_EPOCH_US
     elif isinstance(col, Int | Float):
         rec[f"{name}_len"] = col.size
+        rec[name] = col.values[rows]
+    elif isinstance(col, Vector):
+        d = col.values.shape[1]
+        rec[f"{name}_len"] = 4 + 4 * d
+        rec[f"{name}_dim"] = (d, 0)
         rec[name] = col.values[rows]
     elif isinstance(col, RealArray):
         k = col.values.shape[1]
@@ -171,6 +192,15 @@ def _length(col: Column) -> int | None:
     return len(col.values)
 
 
+def _variants(col: Column) -> np.ndarray | None:
+    """Per row, which fixed-width form the column takes (None: always the same)."""
+    if isinstance(col, Category):
+        return col.codes.astype(np.int64)
+    if isinstance(col, Vector) and col.null is not None:
+        return col.null.astype(np.int64)
+    return None
+
+
 def copy_arrays(
     conn: psycopg.Connection,
     table: str,
@@ -186,12 +216,10 @@ def copy_arrays(
     if len(lengths) != 1:
         raise ValueError(f"columns of {table} differ in length: {sorted(lengths)}")
     total = lengths.pop()
-    categories = [name for name, col in columns.items() if isinstance(col, Category)]
-    if len(categories) > 1:
-        raise ValueError("at most one Category column per COPY")
     has_text = any(isinstance(col, Text) for col in columns.values())
-    if categories and has_text:
-        raise ValueError("a Category column can't be combined with Text columns")
+    grouped = {name: v for name, col in columns.items() if (v := _variants(col)) is not None}
+    if grouped and has_text:
+        raise ValueError("Category and nullable Vector columns can't be combined with Text")
 
     target = sql.SQL(".").join(map(sql.Identifier, table.split(".")))
     statement = sql.SQL("copy {} ({}) from stdin with (format binary)").format(
@@ -201,8 +229,8 @@ def copy_arrays(
         copy.write(HEADER)
         for start in range(0, total, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, total)
-            if categories:
-                _write_by_category(copy, columns, categories[0], start, stop)
+            if grouped:
+                _write_groups(copy, columns, grouped, start, stop)
             elif has_text:
                 copy.write(_encode_mixed(columns, start, stop))
             else:
@@ -213,27 +241,62 @@ def copy_arrays(
     return total
 
 
-def _write_by_category(copy, columns: dict[str, Column], key: str, start: int, stop: int) -> None:
-    category = columns[key]
-    assert isinstance(category, Category)
-    codes = category.codes[start:stop]
-    for code, label in enumerate(category.labels):
-        rows = np.flatnonzero(codes == code) + start
-        if len(rows) == 0:
-            continue
-        encoded = label.encode()
+def _write_groups(copy, columns: dict[str, Column], grouped: dict, start: int, stop: int) -> None:
+    """Rows grouped so that within a group every column has one fixed width."""
+    # One integer per row encoding every grouped column's variant (mixed radix).
+    parts = [v[start:stop] for v in grouped.values()]
+    radix = [int(v.max()) + 1 for v in grouped.values()]
+    key = np.zeros(stop - start, dtype=np.int64)
+    for part, base in zip(parts, radix, strict=True):
+        key = key * base + part
+    for k in np.unique(key).tolist():
+        rows = np.flatnonzero(key == k) + start
+        variant = []
+        for base in reversed(radix):
+            k, digit = divmod(k, base)
+            variant.append(digit)
+        chosen = dict(zip(grouped, reversed(variant), strict=True))
         fields: list[tuple] = [("nfields", ">i2")]
         for name, col in columns.items():
-            if name == key:
-                fields += [(f"{name}_len", ">i4"), (name, f"S{len(encoded)}")]
+            if isinstance(col, Category):
+                label = col.labels[chosen[name]].encode()
+                fields += [(f"{name}_len", ">i4"), (name, f"S{len(label)}")]
+            elif chosen.get(name):  # a NULL vector
+                fields += _fixed_fields(name, Null())
             else:
                 fields += _fixed_fields(name, col)
         rec = np.empty(len(rows), dtype=np.dtype(fields))
         rec["nfields"] = len(columns)
         for name, col in columns.items():
-            if name == key:
-                rec[f"{name}_len"] = len(encoded)
-                rec[name] = encoded
+            if isinstance(col, Category):
+                label = col.labels[chosen[name]].encode()
+                rec[f"{name}_len"] = len(label)
+                rec[name] = label
+            elif chosen.get(name):
+                _fill_fixed(rec, name, Null(), rows)
             else:
                 _fill_fixed(rec, name, col, rows)
         copy.write(rec.tobytes())
+
+
+def copy_out(
+    conn: psycopg.Connection, query: sql.Composable, columns: dict[str, str]
+) -> np.ndarray:
+    """Run `copy (query) to stdout` in binary and view the rows as a numpy structured array.
+
+    Every column must be NOT NULL and fixed-width; `columns` maps each output column, in
+    order, to its big-endian numpy type (">i4", ">i8" for timestamptz, "V16" for uuid).
+    """
+    fields: list[tuple] = [("nfields", ">i2")]
+    for name, dtype in columns.items():
+        fields += [(f"{name}_len", ">i4"), (name, dtype)]
+    row = np.dtype(fields)
+    buf = bytearray()
+    with conn.cursor().copy(sql.SQL("copy ({}) to stdout (format binary)").format(query)) as copy:
+        for chunk in copy:
+            buf += chunk
+    ext = int.from_bytes(buf[15:19], "big")
+    body = memoryview(buf)[19 + ext : len(buf) - 2]
+    if len(body) % row.itemsize:
+        raise ValueError("COPY returned rows that are not fixed-width (a NULL?)")
+    return np.frombuffer(body, dtype=row)

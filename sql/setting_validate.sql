@@ -1,6 +1,8 @@
 -- requires: 0002
 -- Rejects a settings row whose value has the wrong shape, so a typo can't silently change the
--- feed. Raises SQLSTATE 22023 (invalid_parameter_value) naming the key.
+-- feed. Raises SQLSTATE 22023 (invalid_parameter_value) naming the key. A key's rule follows
+-- from its name (…_hours: a positive number; …_versions: a whole number), so a migration can
+-- add a setting before this function is re-applied at the end of the upgrade.
 create or replace function recodb.setting_validate()
 returns trigger
 language plpgsql
@@ -33,12 +35,19 @@ begin
             raise exception 'setting %: the weights must not all be 0', new.key
                 using errcode = '22023';
         end if;
-    elsif new.key like '%\_hours' or new.key like '%\_days' or new.key like '%\_seconds' then
+    elsif new.key ~ '_(hours|days|seconds)$' then
         if jsonb_typeof(new.value) <> 'number' or new.value::numeric <= 0 then
             raise exception 'setting %: expected a number > 0, got %', new.key, new.value
                 using errcode = '22023';
         end if;
-    elsif tg_op = 'INSERT' and not exists (select from recodb.setting where key = new.key) then
+    elsif new.key ~ '_(versions|count|per_page)$' then
+        if jsonb_typeof(new.value) <> 'number' or new.value::numeric < 1
+           or new.value::numeric <> trunc(new.value::numeric) then
+            raise exception 'setting %: expected a whole number >= 1, got %', new.key, new.value
+                using errcode = '22023';
+        end if;
+    else
+        -- Keys are known by their shape; anything else is a typo.
         raise exception 'unknown setting %', new.key using errcode = '22023';
     end if;
     new.updated_at := now();

@@ -1,0 +1,46 @@
+-- requires: 0003
+-- Drop the vectors and registry rows of model versions beyond the newest p_keep inactive ones
+-- (default: setting keep_model_versions). The active version is always kept; failed versions
+-- older than every kept one go too. Returns the versions removed.
+create or replace function recodb.prune_models(p_keep integer default null)
+returns integer[]
+language plpgsql
+set search_path = recodb, pg_temp
+as $$
+declare
+    v_keep integer := coalesce(p_keep, (recodb.setting_value('keep_model_versions'))::integer);
+    v_version integer;
+    v_removed integer[] := '{}';
+begin
+    if v_keep is null or v_keep < 0 then
+        raise exception 'p_keep must be >= 0, got %', v_keep using errcode = '22023';
+    end if;
+    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    for v_version in
+        select version from recodb.model
+        where status in ('ready', 'retired')
+        order by version desc
+        offset v_keep
+    loop
+        execute format('drop table if exists recodb.%I, recodb.%I',
+                       'post_vector_v' || v_version, 'user_vector_v' || v_version);
+        delete from recodb.model where version = v_version;
+        v_removed := v_removed || v_version;
+    end loop;
+    with oldest_kept as (
+        select min(version) as version from recodb.model where status <> 'failed'
+    ), gone as (
+        delete from recodb.model m using oldest_kept k
+        where m.status = 'failed' and m.version < k.version
+        returning m.version
+    )
+    select v_removed || coalesce(array_agg(version order by version), '{}') into v_removed
+    from gone;
+    return v_removed;
+end
+$$;
+
+comment on function recodb.prune_models(integer) is
+    'Removes model versions beyond the newest p_keep inactive ones; returns their numbers';
+
+revoke execute on function recodb.prune_models(integer) from public;
