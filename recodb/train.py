@@ -82,6 +82,12 @@ class Interactions:
     until_us: int
     post_texts: list[str] = field(default_factory=list)  # by post index, when read
 
+    @property
+    def last_us(self) -> int:
+        """The newest interaction: the reference time of decay, so that a frozen dataset
+        trains to the same model whenever it runs."""
+        return int(self.created.max()) if len(self.created) else self.until_us
+
     def select(self, mask: np.ndarray) -> Interactions:
         return replace(
             self,
@@ -281,7 +287,7 @@ def user_profiles(matrix: sp.csr_matrix, post_content: np.ndarray) -> tuple[np.n
 def time_split(data: Interactions, fraction: float = 0.1) -> tuple[Interactions, Interactions]:
     """(earlier, later): the last `fraction` of the window's time span is held out."""
     start = data.created.min() if len(data.created) else data.since_us
-    cut = int(data.until_us - fraction * (data.until_us - start))
+    cut = int(data.last_us - fraction * (data.last_us - start))
     earlier = data.select(data.created < cut)
     later = data.select(data.created >= cut)
     earlier.until_us = later.since_us = cut
@@ -304,7 +310,7 @@ class Validation:
         earlier, later = time_split(data)
         train = confidence_matrix(
             earlier, settings["interaction_weights"], settings["training_half_life_days"],
-            earlier.until_us,
+            earlier.last_us,
         )  # fmt: skip
         seen = train.tocsr()
         # Collaborative vectors can only rank posts that had interactions before the split:
@@ -415,7 +421,7 @@ def train(
             data,
             settings["interaction_weights"],
             settings["training_half_life_days"],
-            data.until_us,
+            data.last_us,
         )
         user_f, post_f = timed("fit " + params.algorithm, fit_collaborative, matrix, params)
         post_content, content_null = timed(

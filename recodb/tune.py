@@ -17,13 +17,13 @@ from recodb.train import Params, Validation
 
 GRIDS: dict[str, dict[str, list]] = {
     "als": {
-        "factors": [16, 32, 64, 128],
+        "factors": [8, 16, 32, 64],
         "regularization": [0.01, 0.1, 1.0, 10.0, 50.0],
         "alpha": [1.0, 5.0, 10.0, 20.0, 40.0],
         "iterations": [10, 15, 25],
     },
     "bpr": {
-        "factors": [16, 32, 64, 128],
+        "factors": [8, 16, 32, 64],
         "learning_rate": [0.01, 0.05, 0.1],
         "regularization": [0.001, 0.01, 0.1],
         "iterations": [50, 100, 200],

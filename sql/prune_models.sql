@@ -1,7 +1,7 @@
 -- requires: 0003
 -- Drop the vectors and registry rows of model versions beyond the newest p_keep inactive ones
--- (default: setting keep_model_versions). The active version is always kept; failed versions
--- older than every kept one go too. Returns the versions removed.
+-- (default: setting keep_model_versions). The active version is always kept; of the failed
+-- versions' rows, the newest p_keep are kept. Returns the versions removed.
 create or replace function recodb.prune_models(p_keep integer default null)
 returns integer[]
 language plpgsql
@@ -27,12 +27,12 @@ begin
         delete from recodb.model where version = v_version;
         v_removed := v_removed || v_version;
     end loop;
-    with oldest_kept as (
-        select min(version) as version from recodb.model where status <> 'failed'
-    ), gone as (
-        delete from recodb.model m using oldest_kept k
-        where m.status = 'failed' and m.version < k.version
-        returning m.version
+    -- Failed versions have no vectors; keep as many of their rows, for the diagnosis.
+    with gone as (
+        delete from recodb.model
+        where version in (select version from recodb.model where status = 'failed'
+                          order by version desc offset v_keep)
+        returning version
     )
     select v_removed || coalesce(array_agg(version order by version), '{}') into v_removed
     from gone;

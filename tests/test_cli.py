@@ -154,3 +154,29 @@ def test_a_server_without_pgvector_gets_a_clear_error(server_without_pgvector: s
             assert "no pgvector extension" in output and "unset DATABASE_URL" in output
     with psycopg.connect(server_without_pgvector) as conn:
         assert conn.execute("select to_regclass('users')").fetchone()[0] is None
+
+
+def test_train_and_the_registry_commands(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    assert (
+        run(
+            "seed", "--users", "300", "--posts", "1500", "--interactions", "30000", env=env
+        ).returncode
+        == 0
+    )
+    no_previous = run("models", "rollback", env=env)
+    assert no_previous.returncode == 2 and "no previously active" in no_previous.stderr
+    first = run("train", "--factors", "8", "--content-dims", "8", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "version 1 active" in first.stdout and "build indexes" in first.stdout
+    second = run("train", "--factors", "16", "--no-validate", env=env)
+    assert second.returncode == 0, second.stderr
+    listing = run("models", "list", env=env)
+    assert listing.returncode == 0
+    assert "active" in listing.stdout and "retired" in listing.stdout
+    rolled = run("models", "rollback", env=env)
+    assert rolled.returncode == 0 and "version 1 is active" in rolled.stdout
+    missing = run("models", "activate", "99", env=env)
+    assert missing.returncode == 2 and "model version 99 does not exist" in missing.stderr
+    bad = run("train", "--algorithm", "svd", env=env)
+    assert bad.returncode == 2 and "algorithm must be als or bpr" in bad.stderr

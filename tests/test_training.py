@@ -1,0 +1,294 @@
+"""Training and the registry, on data whose answer is known by construction.
+
+Two groups: users a0..a11 interact only with posts pa0..pa19, users b0..b11 only with
+pb0..pb19, and the two groups' posts use different words. Every user, post and neighbour the
+model finds must come from the same group.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from recodb import registry
+from recodb.train import Interactions, Params, confidence_matrix, read_interactions, train
+
+GROUPS = ("a", "b")
+WORDS = {"a": "alpine glacier summit ridge crampon", "b": "harbour sailing anchor regatta keel"}
+PARAMS = Params(factors=4, regularization=5.0, alpha=10.0, iterations=20, content_dims=4, seed=1)
+
+
+def _id(name: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, name)
+
+
+def _group_of(item: uuid.UUID) -> str:
+    return next(g for g in GROUPS for i in range(40) if item in (_id(f"{g}{i}"), _id(f"p{g}{i}")))
+
+
+@pytest.fixture
+def two_groups(conn: psycopg.Connection) -> psycopg.Connection:
+    rng = np.random.default_rng(0)
+    now = datetime.now(UTC)
+    for g in GROUPS:
+        for i in range(12):
+            conn.execute(
+                "insert into users (id, username) values (%s, %s)", (_id(f"{g}{i}"), f"{g}{i}")
+            )
+        for i in range(20):
+            words = " ".join(rng.permutation(WORDS[g].split()))
+            conn.execute(
+                "insert into posts (id, content, created_at) values (%s, %s, %s)",
+                (_id(f"p{g}{i}"), words, now - timedelta(days=10)),
+            )
+    rows = []
+    for g in GROUPS:
+        for u in range(12):
+            for p in rng.choice(20, 12, replace=False):
+                kind = rng.choice(["view", "click", "like", "share"])
+                when = now - timedelta(hours=float(rng.uniform(1, 200)))
+                rows.append((_id(f"{g}{u}"), _id(f"p{g}{p}"), kind, when))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into user_interaction (user_id, post_id, interaction_type, created_at)"
+            " values (%s, %s, %s, %s)",
+            rows,
+        )
+    return conn
+
+
+def _vectors(conn: psycopg.Connection, version: int) -> list[tuple]:
+    return conn.execute(
+        registry.vector_table("post", version)
+        .as_string(conn)
+        .join(["select post_id, cf::text, content::text from ", " order by post_id"])
+    ).fetchall()
+
+
+def _similar_posts(conn: psycopg.Connection, post: uuid.UUID, limit: int = 5) -> list[tuple]:
+    return conn.execute("select * from recodb.similar_posts(%s, %s)", (post, limit)).fetchall()
+
+
+def test_model_separates_the_groups(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    result = train(conn, PARAMS)
+    assert result.activated and registry.active_version(conn) == result.version
+    posts = registry.vector_table("post", result.version).as_string(conn)
+    users = registry.vector_table("user", result.version).as_string(conn)
+    for g in GROUPS:
+        for u in range(12):
+            top = conn.execute(
+                f"select p.post_id from {posts} p, {users} u where u.user_id = %s"  # noqa: S608
+                " order by p.cf <#> u.cf limit 8",
+                (_id(f"{g}{u}"),),
+            ).fetchall()
+            assert {_group_of(p) for (p,) in top} == {g}
+        for p in range(20):
+            similar = _similar_posts(conn, _id(f"p{g}{p}"))
+            assert len(similar) == 5
+            assert {_group_of(q) for q, _ in similar} == {g}
+            assert _id(f"p{g}{p}") not in [q for q, _ in similar]
+            sims = [s for _, s in similar]
+            assert sims == sorted(sims, reverse=True) and all(0 <= s <= 1 for s in sims)
+        neighbours = conn.execute(
+            "select * from recodb.similar_users(%s, 6)", (_id(f"{g}0"),)
+        ).fetchall()
+        assert {_group_of(u) for u, _ in neighbours} == {g}
+        # Content vectors come from the words: a post's nearest by text is in its group too.
+        nearest = conn.execute(
+            f"select q.post_id from {posts} p, {posts} q where p.post_id = %s"  # noqa: S608
+            " and q.post_id <> p.post_id order by p.content <=> q.content limit 5",
+            (_id(f"p{g}0"),),
+        ).fetchall()
+        assert {_group_of(p) for (p,) in nearest} == {g}
+
+
+def test_registry_records_the_run(two_groups: psycopg.Connection) -> None:
+    result = train(two_groups, PARAMS)
+    row = registry.list_versions(two_groups)[0]
+    assert row["version"] == result.version and row["status"] == "active"
+    assert row["algorithm"] == "als" and row["params"]["factors"] == 4
+    assert (row["n_users"], row["n_posts"], row["n_interactions"]) == (24, 40, 288)
+    assert row["factors"] == 4 and row["content_dims"] == 4
+    assert row["trained_from"] < row["trained_to"]
+    for step in ("read interactions", "fit als", "write vectors", "build indexes", "total"):
+        assert row["timings"][step] >= 0
+    fold_in = two_groups.execute(
+        "select array_length(fold_in, 1) from recodb.model where version = %s", (result.version,)
+    ).fetchone()[0]
+    assert fold_in == 16
+
+
+def test_same_data_same_seed_same_vectors(two_groups: psycopg.Connection) -> None:
+    first = train(two_groups, PARAMS).version
+    second = train(two_groups, PARAMS).version
+    assert _vectors(two_groups, first) == _vectors(two_groups, second)
+    other = train(two_groups, Params(**{**PARAMS.__dict__, "seed": 2})).version
+    assert _vectors(two_groups, other) != _vectors(two_groups, first)
+
+
+def test_bpr_also_trains(two_groups: psycopg.Connection) -> None:
+    bpr = Params(algorithm="bpr", factors=8, iterations=200, learning_rate=0.05, content_dims=0)
+    version = train(two_groups, bpr).version
+    row = registry.list_versions(two_groups)[0]
+    assert row["algorithm"] == "bpr" and row["content_dims"] == 0
+    similar = _similar_posts(two_groups, _id("pa0"), 10)
+    assert sum(_group_of(p) == "a" for p, _ in similar) >= 8
+    assert registry.active_version(two_groups) == version
+
+
+def test_rollback_restores_the_previous_vectors_exactly(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    v1 = train(conn, PARAMS).version
+    before = {p: _similar_posts(conn, _id(f"pa{p}")) for p in range(20)}
+    vectors = _vectors(conn, v1)
+    v2 = train(conn, Params(**{**PARAMS.__dict__, "factors": 6, "seed": 9})).version
+    assert registry.active_version(conn) == v2
+    assert {p: _similar_posts(conn, _id(f"pa{p}")) for p in range(20)} != before
+    assert registry.rollback(conn) == v1
+    assert registry.active_version(conn) == v1
+    assert {p: _similar_posts(conn, _id(f"pa{p}")) for p in range(20)} == before
+    assert _vectors(conn, v1) == vectors
+    statuses = {r["version"]: r["status"] for r in registry.list_versions(conn)}
+    assert statuses == {v1: "active", v2: "retired"}
+
+
+def test_activation_under_concurrent_readers(db_url: str, two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    v1 = train(conn, PARAMS).version
+    v2 = train(conn, Params(**{**PARAMS.__dict__, "factors": 6, "seed": 9})).version
+    probe = _id("pa3")
+    answers = {}
+    for version in (v1, v2):
+        registry.activate(conn, version)
+        answers[version] = _similar_posts(conn, probe, 10)
+    assert answers[v1] != answers[v2]
+
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def reader() -> None:
+        with psycopg.connect(db_url, autocommit=True) as c:
+            while not stop.is_set():
+                try:
+                    got = c.execute(
+                        "select * from recodb.similar_posts(%s, 10)", (probe,)
+                    ).fetchall()
+                    seen.append(next(v for v, a in answers.items() if a == got))
+                except BaseException as exc:  # a mixed answer (StopIteration) lands here too
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for i in range(30):
+        registry.activate(conn, (v1, v2)[i % 2])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) > 30 and set(seen) == {v1, v2}
+
+
+def test_interrupted_training_leaves_the_active_model(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    v1 = train(conn, PARAMS).version
+    before = _similar_posts(conn, _id("pb2"))
+
+    def interrupt_while_indexing(step: str) -> None:
+        if step == "HNSW post cosine":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(conn, Params(**{**PARAMS.__dict__, "seed": 5}), on_step=interrupt_while_indexing)
+    rows = {r["version"]: r for r in registry.list_versions(conn)}
+    failed = max(rows)
+    assert rows[failed]["status"] == "failed" and "KeyboardInterrupt" in rows[failed]["error"]
+    assert registry.active_version(conn) == v1
+    assert _similar_posts(conn, _id("pb2")) == before
+    # Nothing half-written stays behind.
+    table = registry.vector_table("post", failed).as_string(conn)
+    assert conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None
+    with pytest.raises(registry.RegistryError, match="is failed"):
+        registry.activate(conn, failed)
+
+
+def test_a_killed_training_is_marked_failed_by_the_next(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    stale = conn.execute(
+        "insert into recodb.model (algorithm, status) values ('als', 'training') returning version"
+    ).fetchone()[0]
+    train(conn, PARAMS)
+    row = next(r for r in registry.list_versions(conn) if r["version"] == stale)
+    assert row["status"] == "failed" and "interrupted" in row["error"]
+
+
+def test_one_training_at_a_time(db_url: str, two_groups: psycopg.Connection) -> None:
+    with psycopg.connect(db_url, autocommit=True) as other:
+        other.execute("select pg_advisory_lock(hashtext('recodb.train'))")
+        with pytest.raises(registry.RegistryError, match="another training is running"):
+            train(two_groups, PARAMS)
+
+
+def test_prune_keeps_the_newest(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    versions = [train(conn, PARAMS, activate=False).version for _ in range(3)]
+    registry.activate(conn, versions[0])
+    removed = registry.prune(conn, keep=1)
+    assert removed == [versions[1]]
+    remaining = {r["version"]: r["status"] for r in registry.list_versions(conn)}
+    assert remaining == {versions[0]: "active", versions[2]: "ready"}
+    table = registry.vector_table("post", versions[1]).as_string(conn)
+    assert conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None
+
+
+def test_no_interactions_is_a_clear_error(conn: psycopg.Connection) -> None:
+    with pytest.raises(registry.RegistryError, match="no interactions"):
+        train(conn, PARAMS)
+    assert registry.list_versions(conn)[0]["status"] == "failed"
+
+
+def test_confidence_follows_the_settings(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    data = read_interactions(conn)
+    weights = {"view": 0, "click": 2, "like": 5, "comment": 8, "share": 10}
+    conn.execute(
+        "update recodb.setting set value = %s where key = 'interaction_weights'", (Jsonb(weights),)
+    )
+    matrix = confidence_matrix(data, weights, 14.0, data.until_us)
+    views_only = Interactions(**{**data.__dict__}).select(data.kind == 0)
+    view_pairs = set(zip(views_only.user.tolist(), views_only.post.tolist(), strict=True))
+    other = data.select(data.kind != 0)
+    other_pairs = set(zip(other.user.tolist(), other.post.tolist(), strict=True))
+    for u, p in view_pairs - other_pairs:
+        assert matrix[u, p] == 0  # a weight of 0 removes plain views
+    # A week-old like counts half of a fresh one when the half-life is a week.
+    fresh = confidence_matrix(data, weights, 7.0, data.until_us)
+    later = confidence_matrix(data, weights, 7.0, data.until_us + 7 * 86_400_000_000)
+    assert np.allclose(later.toarray(), fresh.toarray() / 2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("limit", [0, 501, None])
+def test_neighbour_functions_check_their_limit(two_groups: psycopg.Connection, limit) -> None:
+    train(two_groups, PARAMS)
+    for fn in ("similar_posts", "similar_users"):
+        with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
+            two_groups.execute(f"select * from recodb.{fn}(%s, %s)", (_id("pa0"), limit))  # noqa: S608
+        assert info.value.sqlstate == "22023"
+
+
+def test_unknown_ids_and_no_model_give_nothing(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    assert _similar_posts(conn, _id("pa0")) == []  # no model yet
+    train(conn, PARAMS)
+    assert _similar_posts(conn, uuid.uuid4()) == []
+    assert (
+        conn.execute("select * from recodb.similar_users(%s, 5)", (uuid.uuid4(),)).fetchall() == []
+    )
