@@ -117,7 +117,8 @@ def write_vectors(
 def build_indexes(
     conn: psycopg.Connection, version: int, on_step: Callable[[str], None] | None = None
 ) -> None:
-    """Keys, then HNSW: inner product for user→post, cosine for post↔post and user↔user."""
+    """Keys, then HNSW: inner product for user→post, cosine for post↔post, user↔user and
+    user profile→post text."""
     step = on_step or (lambda _: None)
     posts, users = vector_table("post", version), vector_table("user", version)
     name = f"v{int(version)}"
@@ -131,10 +132,19 @@ def build_indexes(
          posts, f"post_vector_{name}_cf_ip"),
         ("HNSW post cosine", "create index {} on {} using hnsw (cf vector_cosine_ops)",
          posts, f"post_vector_{name}_cf_cos"),
+        ("HNSW post content", "create index {} on {} using hnsw (content vector_cosine_ops)",
+         posts, f"post_vector_{name}_content_cos"),
         ("HNSW user cosine", "create index {} on {} using hnsw (cf vector_cosine_ops)",
          users, f"user_vector_{name}_cf_cos"),
     ]  # fmt: skip
+    has_content = conn.execute(
+        "select atttypmod > 0 from pg_attribute where attrelid = %s::regclass"
+        " and attname = 'content'",
+        (posts.as_string(conn),),
+    ).fetchone()[0]
     for label, template, table, index in statements:
+        if label == "HNSW post content" and not has_content:
+            continue  # no text vectors in this version
         step(label)
         if index is None:
             conn.execute(sql.SQL(template).format(table))

@@ -37,10 +37,13 @@ class Params:
     """Hyperparameters of one training run."""
 
     algorithm: str = "als"
-    factors: int = 64
-    regularization: float = 1.0
-    alpha: float = 5.0
-    iterations: int = 15
+    # Defaults from `recodb train --tune --trials 24` on generated data (20k users, 200k
+    # posts, 2M interactions): few factors and a gentle confidence scale won (NDCG@10 0.0088
+    # against 0.0044 for 64 factors, α 5, λ 1).
+    factors: int = 16
+    regularization: float = 0.01
+    alpha: float = 1.0
+    iterations: int = 25
     learning_rate: float = 0.05  # BPR only
     content_dims: int = 32
     seed: int = 42

@@ -1,4 +1,4 @@
--- requires: 0003
+-- requires: 0004
 -- The posts whose collaborative vectors are nearest to p_post_id's by cosine, in the active
 -- model (HNSW index), best first, ties by id. similarity = max(0, cosine) lies in [0, 1].
 -- An unknown post, a post without a vector, or no active model give no rows.
@@ -45,3 +45,5 @@ comment on function recodb.similar_posts(uuid, integer) is
     '(post_id, similarity in [0, 1]), best first, ties by post_id';
 
 revoke execute on function recodb.similar_posts(uuid, integer) from public;
+grant execute on function recodb.similar_posts(uuid, integer)
+    to recodb_feed_reader, recodb_tracker;

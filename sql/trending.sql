@@ -1,7 +1,6 @@
--- requires: 0002
--- Posts with the most engagement lately: each interaction weighted by its type
--- (setting interaction_weights) and halved every recency_half_life_hours of its age, over the
--- last 7 days. Score = engagement / the top post's engagement, so it lies in (0, 1].
+-- requires: 0004
+-- Trending posts from the materialized view recodb.trending_post (refreshed by
+-- recodb.refresh()): engagement velocity scaled by the top post's, so scores lie in (0, 1].
 create or replace function recodb.trending(p_limit integer default 50, p_offset integer default 0)
 returns table (post_id uuid, score double precision)
 language plpgsql
@@ -9,9 +8,6 @@ stable
 security definer
 set search_path = recodb, public, pg_temp
 as $$
-declare
-    v_weights jsonb := recodb.setting_value('interaction_weights');
-    v_half_life_hours double precision := recodb.setting_value('recency_half_life_hours')::float8;
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
         raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
@@ -20,24 +16,19 @@ begin
         raise exception 'p_offset must be >= 0, got %', p_offset using errcode = '22023';
     end if;
     return query
-    with engagement as (
-        select i.post_id,
-               sum((v_weights ->> i.interaction_type)::float8
-                   * exp(ln(0.5) * extract(epoch from now() - i.created_at) / 3600.0
-                         / v_half_life_hours)) as value
-        from user_interaction i
-        where i.created_at > now() - interval '7 days'
-        group by i.post_id
-    )
-    select e.post_id, e.value / max(e.value) over () as score
-    from engagement e
-    order by e.value desc, e.post_id
+    select t.post_id, t.velocity / top.velocity
+    from recodb.trending_post t,
+         (select velocity from recodb.trending_post order by velocity desc limit 1) top
+    where top.velocity > 0
+    order by t.velocity desc, t.post_id
     limit p_limit offset p_offset;
 end
 $$;
 
 comment on function recodb.trending(integer, integer) is
-    'Trending posts: (post_id, score in (0, 1]) by type-weighted, recency-decayed engagement '
-    'over the last 7 days, best first, ties by post_id';
+    'Trending posts: (post_id, score in (0, 1]) by engagement velocity as of the last refresh, '
+    'best first, ties by post_id';
 
 revoke execute on function recodb.trending(integer, integer) from public;
+grant execute on function recodb.trending(integer, integer)
+    to recodb_feed_reader, recodb_tracker;

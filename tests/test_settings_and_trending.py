@@ -17,6 +17,7 @@ DEFAULTS = {
     "interaction_weights": {"view": 1, "click": 2, "like": 5, "comment": 8, "share": 10},
     "blend_weights": {"collaborative": 0.7, "content": 0.2, "recency": 0.1},
     "recency_half_life_hours": 48,
+    "keep_model_versions": 3,
 }
 
 
@@ -38,7 +39,8 @@ def test_defaults(conn: psycopg.Connection) -> None:
         ("blend_weights", {"collaborative": 0, "content": 0, "recency": 0}, "must not all be 0"),
         ("blend_weights", {"collaborative": "high", "content": 0, "recency": 0}, "a number"),
         ("recency_half_life_hours", 0, "expected a number > 0"),
-        ("recency_half_life_hours", "48", "expected a number > 0"),
+        ("recency_half_life_hours", "48", "expected a number"),
+        ("keep_model_versions", 1.5, "expected a whole number"),
     ],
 )
 def test_bad_values_are_refused(conn: psycopg.Connection, key: str, value, message: str) -> None:
@@ -53,14 +55,28 @@ def test_unknown_setting_is_refused(conn: psycopg.Connection) -> None:
         conn.execute(
             "insert into recodb.setting (key, value, description) values ('colour', '1', 'x')"
         )
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="expected a number > 0"):
+        conn.execute(
+            "insert into recodb.setting (key, value, kind, description)"
+            " values ('colour_hours', '-1', 'positive', 'x')"
+        )
 
 
 def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) -> None:
     ds = generate(200, 500, 8000, seed=11, days=10)
     seed.load(conn, ds)
-    with conn.transaction():  # one now() for the query and the expectation
+    assert conn.execute("select count(*) from recodb.trending(20)").fetchone()[0] == 0
+    with conn.transaction():  # one now() for the refresh and the expectation
         now = conn.execute("select now()").fetchone()[0].timestamp()
-        rows = conn.execute("select post_id, score from recodb.trending(20)").fetchall()
+        steps = [r[0] for r in conn.execute("select * from recodb.refresh()").fetchall()]
+    assert steps == [
+        "post_engagement",
+        "trending_post",
+        "author_popularity",
+        "user_recent_likes",
+        "expired slates",
+    ]
+    rows = conn.execute("select post_id, score from recodb.trending(20)").fetchall()
     weights = DEFAULTS["interaction_weights"]
     engagement: dict[uuid.UUID, float] = defaultdict(float)
     for post, kind, created in zip(
@@ -70,10 +86,11 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
         strict=True,
     ):
         age_hours = (now - created / 1e6) / 3600
-        if age_hours < 7 * 24:
+        if age_hours < 48:  # trending_window_hours
             name = ("view", "click", "like", "comment", "share")[kind]
             engagement[uuid.UUID(bytes=ds.post_id[post].tobytes())] += weights[name] * math.pow(
-                0.5, age_hours / 48
+                0.5,
+                age_hours / 12,  # trending_half_life_hours
             )
     expected = sorted(engagement.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
     top = expected[0][1]
@@ -86,6 +103,7 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
 
 def test_trending_pages_do_not_overlap(conn: psycopg.Connection) -> None:
     seed.load(conn, generate(100, 300, 4000, seed=12, days=5))
+    conn.execute("select recodb.refresh()")
     first = conn.execute("select post_id from recodb.trending(10, 0)").fetchall()
     second = conn.execute("select post_id from recodb.trending(10, 10)").fetchall()
     both = conn.execute("select post_id from recodb.trending(20, 0)").fetchall()

@@ -1,0 +1,174 @@
+"""Serving benchmarks: latency of the SQL functions as a client sees them, refresh time,
+readers during a refresh, and the recall of recommend()'s HNSW candidates against an exact scan.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from recodb import db, registry
+
+Step = Callable[[str], None]
+
+
+def _summary(seconds: list[float]) -> dict[str, float]:
+    ms = np.array(seconds) * 1000
+    return {
+        "n": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "max_ms": round(float(ms.max()), 3),
+    }
+
+
+def _timed(conn: psycopg.Connection, query: str, args_list: list[tuple]) -> list[float]:
+    out = []
+    for args in args_list:
+        started = time.perf_counter()
+        conn.execute(query, args).fetchall()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50) -> float:
+    """Mean overlap of recommend()'s nearest-post candidates (HNSW, same settings) with the
+    exact top k by inner product (a sequential scan), seen posts excluded from both."""
+    posts = registry.vector_table("post", version).as_string(conn)
+    vectors = registry.vector_table("user", version).as_string(conn)
+    query = (
+        f"select v.post_id from {posts} v, {vectors} u where u.user_id = %(user)s"  # noqa: S608
+        " and v.cf is not null and v.post_id <> all (array(select i.post_id"
+        " from user_interaction i where i.user_id = %(user)s)) order by v.cf <#> u.cf limit %(k)s"
+    )
+    recalls = []
+    for user in users:
+        with conn.transaction():
+            # recommend()'s own settings (see sql/recommend.sql)
+            conn.execute("set local hnsw.ef_search = 100")
+            conn.execute("set local hnsw.iterative_scan = relaxed_order")
+            approx = {r[0] for r in conn.execute(query, {"user": user, "k": k})}
+            conn.execute("set local enable_indexscan = off")
+            conn.execute("set local enable_bitmapscan = off")
+            exact = {r[0] for r in conn.execute(query, {"user": user, "k": k})}
+        if exact:
+            recalls.append(len(approx & exact) / len(exact))
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def run(
+    database: db.Database, *, queries: int = 1000, seed: int = 42, on_step: Step | None = None
+) -> dict[str, Any]:
+    """Measure the current database's active model. Returns a JSON-able report."""
+    step = on_step or (lambda _: None)
+    with database.connect(autocommit=True) as conn:
+        version = registry.active_version(conn)
+        if version is None:
+            raise registry.RegistryError("no active model: run `recodb train` first")
+        scale = dict(
+            zip(
+                ("users", "posts", "interactions"),
+                conn.execute(
+                    "select (select count(*) from users), (select count(*) from posts),"
+                    " (select count(*) from user_interaction)"
+                ).fetchone(),
+                strict=True,
+            )
+        )
+        users = [
+            r[0]
+            for r in conn.execute(
+                "select id from users order by md5(id::text || %s) limit %s", (str(seed), queries)
+            )
+        ]
+        posts_table = registry.vector_table("post", version).as_string(conn)
+        posts = [
+            r[0]
+            for r in conn.execute(
+                f"select post_id from {posts_table} where cf is not null"  # noqa: S608
+                " order by md5(post_id::text || %s) limit %s",
+                (str(seed), queries),
+            )
+        ]
+
+        step("refresh")
+        refresh = []
+        for _ in range(3):
+            started = time.perf_counter()
+            conn.execute("select recodb.refresh()").fetchall()
+            refresh.append(time.perf_counter() - started)
+
+        step("warm-up")
+        _timed(conn, "select * from recodb.recommend(%s, 50)", [(u,) for u in users[:50]])
+        step(f"recommend, fresh slates ({len(users)} users)")
+        fresh = _timed(conn, "select * from recodb.recommend(%s, 50, 0)", [(u,) for u in users])
+        step("recommend, second pages from the stored slates")
+        stored = _timed(conn, "select * from recodb.recommend(%s, 50, 50)", [(u,) for u in users])
+        step(f"similar_posts ({len(posts)} posts)")
+        similar = _timed(conn, "select * from recodb.similar_posts(%s, 20)", [(p,) for p in posts])
+        step("ANN recall@50")
+        with_vectors = [
+            r[0]
+            for r in conn.execute(
+                f"select user_id from {registry.vector_table('user', version).as_string(conn)}"  # noqa: S608
+                " order by md5(user_id::text || %s) limit 200",
+                (str(seed),),
+            )
+        ]
+        recall = ann_recall(conn, version, with_vectors)
+
+    step("recommend while refreshing")
+    during, errors = _readers_during_refresh(database, users[:200])
+    return {
+        "scale": scale,
+        "model_version": version,
+        "recommend_fresh": _summary(fresh),
+        "recommend_stored_slate": _summary(stored),
+        "similar_posts": _summary(similar),
+        "refresh_seconds": {
+            "median": round(statistics.median(refresh), 3),
+            "runs": [round(s, 3) for s in refresh],
+        },
+        "recommend_during_refresh": _summary(during) | {"errors": errors},
+        "ann_recall_at_50": round(recall, 4),
+    }
+
+
+def _readers_during_refresh(database: db.Database, users: list) -> tuple[list[float], int]:
+    """recommend() latencies from a second connection while refresh() runs twice."""
+    done = threading.Event()
+    latencies: list[float] = []
+    errors = 0
+
+    def reader() -> None:
+        nonlocal errors
+        with database.connect(autocommit=True) as conn:
+            i = 0
+            while not done.is_set():
+                started = time.perf_counter()
+                try:
+                    conn.execute(
+                        "select * from recodb.recommend(%s, 50)", (users[i % len(users)],)
+                    ).fetchall()
+                    latencies.append(time.perf_counter() - started)
+                except psycopg.Error:
+                    errors += 1
+                i += 1
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        with database.connect(autocommit=True) as conn:
+            for _ in range(2):
+                conn.execute("select recodb.refresh()").fetchall()
+    finally:
+        done.set()
+        thread.join()
+    return latencies or [0.0], errors

@@ -1,0 +1,437 @@
+"""Offline evaluation through the real serving path.
+
+The past (interactions before a split time T) is copied into a scratch database with every
+timestamp moved so that T is now; recodb trains there and refreshes its views, then
+`recodb.recommend` is asked for each test user's feed. A post is relevant to a user when they
+clicked, liked, commented on or shared it after T, it existed at T, and they had not touched it
+before T. The same users are scored for the baselines: random, most popular, the seed's
+user-KNN (scikit-learn NearestNeighbors, cosine, k = 10, on the type-weighted matrix) and, on
+generated data, an oracle that knows each user's topic weights and each post's quality.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import scipy.sparse as sp
+from psycopg import sql
+
+from recodb import db, importer, registry, schema
+from recodb.bulkload import bulk_load
+from recodb.generate import INTERACTION_TYPES
+from recodb.metrics import coverage, mean_metrics
+from recodb.train import RELEVANT_TYPES, Params, read_interactions, read_settings, train
+
+Step = Callable[[str], None]
+METHODS = ("recodb", "random", "most popular", "user-KNN", "oracle")
+
+
+@dataclass
+class Report:
+    split_at: datetime
+    users: int
+    catalogue: int
+    ks: list[int]
+    metrics: dict[str, dict[str, float]]  # method -> {"ndcg@10": ...}
+    params: dict
+    timings: dict[str, float] = field(default_factory=dict)
+    scratch_url: str | None = None  # kept with keep_scratch
+    relevant: dict = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict:
+        return {
+            "split_at": self.split_at.isoformat(),
+            "users": self.users,
+            "catalogue": self.catalogue,
+            "ks": self.ks,
+            "metrics": self.metrics,
+            "params": self.params,
+            "timings": self.timings,
+        }
+
+
+def _scratch_name() -> str:
+    return f"recodb_eval_{uuid.uuid4().hex[:10]}"
+
+
+def _copy_table(src: psycopg.Connection, dst: psycopg.Connection, select: sql.Composable,
+                table: str, columns: list[str]) -> None:  # fmt: skip
+    """Stream `select` from one database into `table` of another, in binary."""
+    target = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+        sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with (
+        src.cursor().copy(sql.SQL("copy ({}) to stdout (format binary)").format(select)) as out,
+        dst.cursor().copy(target) as into,
+    ):
+        for chunk in out:
+            into.write(chunk)
+
+
+def _load_past(src: psycopg.Connection, dst: psycopg.Connection, split: datetime) -> None:
+    """Users, posts, follows and interactions before `split`, moved in time so split = now."""
+    now = dst.execute("select now()").fetchone()[0]
+    shift = sql.Literal(now - split)
+    cut = sql.Literal(split)
+    with dst.transaction(), bulk_load(dst, ("users", "posts", "follows", "user_interaction")):
+        _copy_table(
+            src, dst,
+            sql.SQL("select id, username, external_id, created_at + {} from users").format(shift),
+            "users", ["id", "username", "external_id", "created_at"],
+        )  # fmt: skip
+        _copy_table(
+            src, dst,
+            sql.SQL(
+                "select id, author_id, content, external_id, created_at + {} from posts"
+                " where created_at <= {}"
+            ).format(shift, cut),
+            "posts", ["id", "author_id", "content", "external_id", "created_at"],
+        )  # fmt: skip
+        _copy_table(
+            src, dst,
+            sql.SQL(
+                "select f.follower_id, f.followee_id, f.created_at + {} from follows f"
+                " where f.created_at <= {}"
+            ).format(shift, cut),
+            "follows", ["follower_id", "followee_id", "created_at"],
+        )  # fmt: skip
+        _copy_table(
+            src, dst,
+            sql.SQL(
+                "select i.id, i.user_id, i.post_id, i.interaction_type, i.metadata,"
+                " i.created_at + {} from user_interaction i join posts p on p.id = i.post_id"
+                " where i.created_at < {} and p.created_at <= {}"
+            ).format(shift, cut, cut),
+            "user_interaction",
+            ["id", "user_id", "post_id", "interaction_type", "metadata", "created_at"],
+        )  # fmt: skip
+
+
+def _relevant_after(
+    src: psycopg.Connection, split: datetime, until: datetime
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    codes = [INTERACTION_TYPES[i] for i in RELEVANT_TYPES]
+    rows = src.execute(
+        """
+        select i.user_id, i.post_id
+        from user_interaction i join posts p on p.id = i.post_id
+        where i.created_at >= %(split)s and i.created_at <= %(until)s
+          and i.interaction_type = any(%(types)s) and p.created_at <= %(split)s
+          and not exists (select from user_interaction b where b.user_id = i.user_id
+                          and b.post_id = i.post_id and b.created_at < %(split)s)
+        """,
+        {"split": split, "until": until, "types": codes},
+    ).fetchall()
+    relevant: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for user, post in rows:
+        relevant.setdefault(user, set()).add(post)
+    return relevant
+
+
+def _baselines(
+    scratch: psycopg.Connection,
+    users: list[uuid.UUID],
+    kmax: int,
+    seed: int,
+    truth_conn: psycopg.Connection | None,
+) -> dict[str, dict[uuid.UUID, list[uuid.UUID]]]:
+    """Rankings of the baselines, from the training data in the scratch database."""
+    from sklearn.neighbors import NearestNeighbors
+
+    data = read_interactions(scratch)
+    settings = read_settings(scratch)
+    weights = np.array([float(settings["interaction_weights"][t]) for t in INTERACTION_TYPES])
+    shape = (len(data.user_ids), len(data.post_ids))
+    matrix = sp.csr_matrix((weights[data.kind], (data.user, data.post)), shape=shape)
+    matrix.sum_duplicates()
+    post_uuid = [uuid.UUID(bytes=b.tobytes()) for b in data.post_ids]
+    user_index = {uuid.UUID(bytes=b.tobytes()): i for i, b in enumerate(data.user_ids)}
+    rng = np.random.default_rng(seed)
+    popularity = np.asarray(matrix.sum(axis=0)).ravel()
+    by_popularity = np.argsort(-popularity, kind="stable")
+
+    knn = NearestNeighbors(n_neighbors=min(11, shape[0]), metric="cosine", algorithm="brute")
+    knn.fit(matrix)
+    out: dict[str, dict] = {"random": {}, "most popular": {}, "user-KNN": {}}
+
+    def top_unseen(order: np.ndarray, seen: set[int]) -> list[uuid.UUID]:
+        picked = []
+        for p in order:
+            if p not in seen:
+                picked.append(post_uuid[p])
+                if len(picked) == kmax:
+                    break
+        return picked
+
+    for user in users:
+        u = user_index.get(user)
+        seen = set(matrix[u].indices.tolist()) if u is not None else set()
+        out["random"][user] = top_unseen(rng.permutation(shape[1]), seen)
+        out["most popular"][user] = top_unseen(by_popularity[: kmax + len(seen)], seen)
+        if u is None or matrix[u].nnz == 0:
+            out["user-KNN"][user] = out["most popular"][user]  # no history: no neighbours
+            continue
+        distances, neighbours = knn.kneighbors(matrix[u], return_distance=True)
+        mask = neighbours[0] != u
+        sims = 1 - distances[0][mask]
+        scores = np.asarray(matrix[neighbours[0][mask]].T @ sims).ravel()
+        candidates = np.flatnonzero(scores > 0)
+        order = candidates[np.argsort(-scores[candidates], kind="stable")]
+        ranked = top_unseen(order, seen)
+        if len(ranked) < kmax:  # too few neighbour items: fill with the most popular
+            extra = [p for p in top_unseen(by_popularity[: 2 * kmax + len(seen)], seen)
+                     if p not in ranked]  # fmt: skip
+            ranked += extra[: kmax - len(ranked)]
+        out["user-KNN"][user] = ranked
+
+    if truth_conn is not None:
+        out["oracle"] = _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid)
+    return out
+
+
+def _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid):
+    """Rank by the generator's own taste model: topic weight × quality × freshness at T."""
+    truth = dict(truth_conn.execute("select user_id, topic_weights from recodb.synthetic_user"))
+    post_truth = {
+        p: (t, q)
+        for p, t, q in truth_conn.execute(
+            "select post_id, topic, quality from recodb.synthetic_post"
+        )
+    }
+    ages = dict(scratch.execute("select id, extract(epoch from now() - created_at) from posts"))
+    tau = 1.5 * 86_400  # the generator's freshness time constant (generate._RecentPosts)
+    known = [i for i, p in enumerate(post_uuid) if p in post_truth]
+    topic = np.array([post_truth[post_uuid[i]][0] for i in known])
+    base = np.array(
+        [post_truth[post_uuid[i]][1] * np.exp(-float(ages[post_uuid[i]]) / tau) for i in known]
+    )
+    known = np.array(known)
+    ranked = {}
+    for user in users:
+        weights = truth.get(user)
+        if weights is None:
+            ranked[user] = []
+            continue
+        scores = np.asarray(weights)[topic] * base
+        u = user_index.get(user)
+        if u is not None:
+            seen = np.isin(known, matrix[u].indices)
+            scores[seen] = -1
+        top = np.argpartition(-scores, min(kmax, len(scores) - 1))[:kmax]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        ranked[user] = [post_uuid[known[i]] for i in top]
+    return ranked
+
+
+def evaluate(
+    database: db.Database,
+    *,
+    test_days: float = 2.0,
+    ks: tuple[int, ...] = (5, 10, 20),
+    max_users: int = 1000,
+    params: Params | None = None,
+    seed: int = 42,
+    keep_scratch: bool = False,
+    on_step: Step | None = None,
+) -> Report:
+    """Evaluate the serving path on the database's own data, split in time."""
+    with database.connect(autocommit=True) as src:
+        last = src.execute("select max(created_at) from user_interaction").fetchone()[0]
+        if last is None:
+            raise registry.RegistryError("there are no interactions to evaluate on")
+        split = last - timedelta(days=test_days)
+        if params is None:
+            active = src.execute(
+                "select algorithm, params from recodb.model where status = 'active'"
+            ).fetchone()
+            params = _params_of(active) if active else Params(seed=seed)
+        relevant = _relevant_after(src, split, last)
+        has_truth = src.execute("select exists (select from recodb.synthetic_user)").fetchone()[0]
+
+    def load(dst: psycopg.Connection) -> None:
+        with database.connect(autocommit=True) as src:
+            _load_past(src, dst, split)
+
+    truth = database.connect(autocommit=True) if has_truth else None
+    try:
+        return _run(database, load, relevant, split, params, ks, max_users, seed, keep_scratch,
+                    truth, on_step)  # fmt: skip
+    finally:
+        if truth is not None:
+            truth.close()
+
+
+def evaluate_files(
+    database: db.Database,
+    train_path: Path,
+    test_path: Path,
+    fmt: str,
+    *,
+    ks: tuple[int, ...] = (5, 10, 20),
+    max_users: int = 1000,
+    params: Params | None = None,
+    seed: int = 42,
+    keep_scratch: bool = False,
+    on_step: Step | None = None,
+) -> Report:
+    """Evaluate on a split given as two interaction logs (the import formats)."""
+    past = importer.parse(train_path, fmt)
+    future = importer.parse(test_path, fmt)
+    split = max(past.times)
+    known_posts = {importer.post_uuid(i) for i in past.items}
+    touched = {
+        (importer.user_uuid(u), importer.post_uuid(i))
+        for u, i in zip(past.users, past.items, strict=True)
+    }
+    strong = {INTERACTION_TYPES[i] for i in RELEVANT_TYPES}
+    relevant: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for u, i, kind in zip(future.users, future.items, future.types, strict=True):
+        user, post = importer.user_uuid(u), importer.post_uuid(i)
+        if kind in strong and post in known_posts and (user, post) not in touched:
+            relevant.setdefault(user, set()).add(post)
+
+    def load(dst: psycopg.Connection) -> None:
+        now = dst.execute("select now()").fetchone()[0]
+        past.times = [t + (now - split) for t in past.times]
+        importer.load(dst, past, source=fmt)
+
+    return _run(database, load, relevant, split, params or Params(seed=seed), ks, max_users,
+                seed, keep_scratch, None, on_step)  # fmt: skip
+
+
+def _run(
+    database: db.Database,
+    load: Callable[[psycopg.Connection], None],
+    relevant: dict[uuid.UUID, set[uuid.UUID]],
+    split: datetime,
+    params: Params,
+    ks: tuple[int, ...],
+    max_users: int,
+    seed: int,
+    keep_scratch: bool,
+    truth_conn: psycopg.Connection | None,
+    on_step: Step | None,
+) -> Report:
+    """Load the past into a scratch database, train, serve the test users, score everyone."""
+    step = on_step or (lambda _: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    users = sorted(relevant)
+    if not users:
+        raise registry.RegistryError(f"no user interacted with an existing post after {split}")
+    if len(users) > max_users:
+        picked = np.random.default_rng(seed).choice(len(users), max_users, replace=False)
+        users = sorted(users[i] for i in picked)
+    relevant = {u: relevant[u] for u in users}
+    kmax = max(ks)
+    server = database.url
+    name = _scratch_name()
+    try:
+        db.create_database_if_missing(server, name)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise registry.RegistryError(
+            "evaluation needs to create a scratch database (CREATEDB privilege)"
+        ) from exc
+    scratch_url = db.with_dbname(server, name)
+    try:
+        step("scratch database")
+        schema.upgrade(scratch_url)
+        with psycopg.connect(scratch_url, autocommit=True) as dst:
+            t = time.perf_counter()
+            step("copy the past")
+            load(dst)
+            timings["copy"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            train(dst, params, validate=False, on_step=lambda s: step(f"train: {s}"))
+            timings["train"] = round(time.perf_counter() - t, 2)
+            dst.execute("select recodb.refresh()")
+            catalogue = dst.execute("select count(*) from posts").fetchone()[0]
+
+            step(f"serve {len(users)} users")
+            t = time.perf_counter()
+            rankings: dict[str, dict] = {"recodb": {}}
+            for user in users:
+                rows = dst.execute(
+                    "select post_id from recodb.recommend(%s, %s)", (user, kmax)
+                ).fetchall()
+                rankings["recodb"][user] = [r[0] for r in rows]
+            timings["serve"] = round(time.perf_counter() - t, 2)
+
+            step("baselines")
+            t = time.perf_counter()
+            rankings |= _baselines(dst, users, kmax, seed, truth_conn)
+            timings["baselines"] = round(time.perf_counter() - t, 2)
+    finally:
+        if not keep_scratch:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+                )
+
+    metrics = {}
+    for method, ranked in rankings.items():
+        metrics[method] = mean_metrics(ranked, relevant, ks)
+        metrics[method]["coverage@10"] = coverage(ranked, 10, catalogue)
+    timings["total"] = round(time.perf_counter() - started, 2)
+    described = params.model_params() | {"algorithm": params.algorithm}
+    return Report(
+        split, len(users), catalogue, list(ks), metrics, described, timings,
+        scratch_url if keep_scratch else None, relevant,
+    )  # fmt: skip
+
+
+def _params_of(row) -> Params:
+    algorithm, stored = row
+    known = set(Params.__dataclass_fields__)
+    return Params(algorithm=algorithm, **{k: v for k, v in stored.items() if k in known})
+
+
+def store(database: db.Database, report: Report) -> int | None:
+    """Keep the evaluation on the active model version (whose configuration was evaluated)."""
+    with database.connect(autocommit=True) as conn:
+        version = registry.active_version(conn)
+        if version is None:
+            return None
+        conn.execute(
+            "update recodb.model"
+            " set metrics = metrics || jsonb_build_object('evaluation', %s::jsonb)"
+            " where version = %s",
+            (json.dumps(report.to_json()), version),
+        )
+        return version
+
+
+def chart(report: Report, path: Path) -> Path:
+    """Metric vs K per method, one panel per metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ("ndcg", "precision", "recall", "map")
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6), constrained_layout=True)
+    for ax, name in zip(axes, names, strict=True):
+        for method, values in report.metrics.items():
+            ys = [values[f"{name}@{k}"] for k in report.ks]
+            ax.plot(report.ks, ys, marker="o", label=method)
+        ax.set_title(f"{name.upper() if name in ('ndcg', 'map') else name.capitalize()}@K")
+        ax.set_xlabel("K")
+        ax.set_xticks(report.ks)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(
+        f"recodb evaluate: {report.users} users, split {report.split_at:%Y-%m-%d %H:%M}",
+        fontsize=10,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,51 @@
+-- requires: 0004
+-- Refresh the engagement views (concurrently: readers are never blocked) and delete expired
+-- feed slates. Returns each step and its duration. Runs one at a time: a second caller waits.
+create or replace function recodb.refresh()
+returns table (step text, seconds double precision)
+language plpgsql
+set search_path = recodb, public, pg_temp
+as $$
+declare
+    v_started timestamptz;
+begin
+    perform pg_advisory_xact_lock(hashtext('recodb.refresh'));
+    -- Order matters: author_popularity reads post_engagement.
+    v_started := clock_timestamp();
+    refresh materialized view concurrently recodb.post_engagement;
+    step := 'post_engagement';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
+    refresh materialized view concurrently recodb.trending_post;
+    step := 'trending_post';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
+    refresh materialized view concurrently recodb.author_popularity;
+    step := 'author_popularity';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
+    refresh materialized view concurrently recodb.user_recent_likes;
+    step := 'user_recent_likes';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
+    delete from user_recommendation where expires_at <= now();
+    step := 'expired slates';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+end
+$$;
+
+comment on function recodb.refresh() is
+    'Refreshes post_engagement, trending_post, author_popularity and user_recent_likes '
+    'concurrently and deletes '
+    'expired user_recommendation rows; returns (step, seconds)';
+
+revoke execute on function recodb.refresh() from public;
