@@ -91,6 +91,14 @@ def sync_sql_objects(conn: psycopg.Connection, applied: set[str]) -> tuple[int, 
             n_applied += 1
         elif _drop_object(conn, obj.name):
             n_dropped += 1
+    if not conn.execute("select to_regnamespace(%s) is null", (SCHEMA,)).fetchone()[0]:
+        # Functions are executable by PUBLIC unless revoked: in schema recodb only explicit
+        # grants count, whatever a file forgot.
+        conn.execute(
+            sql.SQL("revoke execute on all functions in schema {} from public").format(
+                sql.Identifier(SCHEMA)
+            )
+        )
     return n_applied, n_dropped
 
 

@@ -10,7 +10,7 @@ declare
     v_started timestamptz;
 begin
     perform pg_advisory_xact_lock(hashtext('recodb.refresh'));
-    -- Order matters: author_popularity reads post_engagement.
+    -- Order matters: author_popularity reads post_engagement, fresh_post author_popularity.
     v_started := clock_timestamp();
     refresh materialized view concurrently recodb.post_engagement;
     step := 'post_engagement';
@@ -30,6 +30,12 @@ begin
     return next;
 
     v_started := clock_timestamp();
+    refresh materialized view concurrently recodb.fresh_post;
+    step := 'fresh_post';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
     refresh materialized view concurrently recodb.user_recent_likes;
     step := 'user_recent_likes';
     seconds := extract(epoch from clock_timestamp() - v_started);
@@ -44,8 +50,8 @@ end
 $$;
 
 comment on function recodb.refresh() is
-    'Refreshes post_engagement, trending_post, author_popularity and user_recent_likes '
-    'concurrently and deletes '
-    'expired user_recommendation rows; returns (step, seconds)';
+    'Refreshes the engagement views concurrently (post_engagement, trending_post, '
+    'author_popularity, fresh_post, user_recent_likes) and deletes expired '
+    'user_recommendation rows; returns (step, seconds)';
 
 revoke execute on function recodb.refresh() from public;

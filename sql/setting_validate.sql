@@ -57,6 +57,8 @@ $$;
 comment on function recodb.setting_validate() is
     'Trigger: validates recodb.setting values by kind; raises 22023 on a malformed value';
 
+revoke execute on function recodb.setting_validate() from public;
+
 create or replace trigger setting_validate
     before insert or update on recodb.setting
     for each row execute function recodb.setting_validate();

@@ -73,6 +73,7 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
         "post_engagement",
         "trending_post",
         "author_popularity",
+        "fresh_post",
         "user_recent_likes",
         "expired slates",
     ]

@@ -1,7 +1,8 @@
 """Serving: engagement views, the slate columns, serving settings, and the two feed roles.
 
-- Materialized views recodb.post_engagement, recodb.trending_post, recodb.author_popularity
-  and recodb.user_recent_likes, each with the unique index `refresh ... concurrently` needs.
+- Materialized views recodb.post_engagement, recodb.trending_post, recodb.author_popularity,
+  recodb.fresh_post and recodb.user_recent_likes, each with the unique index
+  `refresh ... concurrently` needs.
 - user_recommendation gains `reason` and `model_version` (recorded, so a downgrade removes
   them from a table that existed before recodb).
 - recodb.setting gains `kind`, which says how a value is validated.
@@ -112,6 +113,20 @@ left join (select p.author_id, sum(pe.engagement) as engagement
     on e.author_id = a.author_id;
 create unique index author_popularity_author_id on recodb.author_popularity (author_id);
 
+create materialized view recodb.fresh_post as
+select p.id as post_id, p.author_id, p.created_at, a.popularity
+from posts p
+join recodb.author_popularity a on a.author_id = p.author_id
+where p.created_at > least(
+    (select m.trained_to from recodb.model m where m.status = 'active'),
+    now() - make_interval(hours => (select value::integer from recodb.setting
+                                    where key = 'fresh_post_hours')));
+create unique index fresh_post_post_id on recodb.fresh_post (post_id);
+create index fresh_post_popularity on recodb.fresh_post (popularity desc, created_at desc, post_id);
+comment on materialized view recodb.fresh_post is
+    'Posts newer than the active model or than fresh_post_hours (whichever reaches further), '
+    'with their author''s popularity (fresh candidates in recommend())';
+
 create materialized view recodb.user_recent_likes as
 select r.user_id, array_agg(r.post_id order by r.created_at desc, r.post_id) as post_ids
 from (
@@ -192,7 +207,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = _conn()
-    conn.execute("alter default privileges in schema recodb grant execute on functions to public")
     for role in ROLES:
         if conn.execute(
             "select exists (select from pg_roles where rolname = %s)", (role,)
@@ -217,6 +231,7 @@ def downgrade() -> None:
     op.execute(
         """
         drop materialized view recodb.user_recent_likes;
+        drop materialized view recodb.fresh_post;
         drop materialized view recodb.author_popularity;
         drop materialized view recodb.trending_post;
         drop materialized view recodb.post_engagement;

@@ -1,0 +1,278 @@
+"""recommend() and friends on generated data: the feed's properties, cold start and fold-in,
+pagination, the author cap, refresh under load, and bad arguments."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from conftest import TEMPLATE, _fresh_database
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
+
+from recodb import seed
+from recodb.generate import generate
+from recodb.train import Params, train
+
+REASONS = {"collaborative_filtering", "following", "content", "fresh", "trending"}
+
+
+@pytest.fixture(scope="module")
+def served_url(server_url: str, template_url: str) -> Iterator[str]:
+    """A database with generated data, a trained model and refreshed views (shared: tests
+    that change it use their own users, or undo what they change)."""
+    for url in _fresh_database(server_url, TEMPLATE):
+        with psycopg.connect(url, autocommit=True) as conn:
+            seed.load(conn, generate(400, 3000, 40_000, seed=5, topics=8, days=10))
+            train(conn, Params(factors=8, content_dims=8, iterations=10), validate=False)
+            conn.execute("select recodb.refresh()")
+        yield url
+
+
+@pytest.fixture
+def served(served_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(served_url, autocommit=True) as conn:
+        yield conn
+
+
+def _users(conn: psycopg.Connection, n: int, offset: int = 0) -> list[uuid.UUID]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "select user_id from recodb.user_vector_v1 order by user_id limit %s offset %s",
+            (n, offset),
+        )
+    ]
+
+
+def _feed(conn, user, limit=50, offset=0, exclude_seen=True) -> list[tuple]:
+    return conn.execute(
+        "select post_id, score, reason from recodb.recommend(%s, %s, %s, %s)",
+        (user, limit, offset, exclude_seen),
+    ).fetchall()
+
+
+def _seen(conn, user) -> set[uuid.UUID]:
+    return {
+        r[0]
+        for r in conn.execute("select post_id from user_interaction where user_id = %s", (user,))
+    }
+
+
+def _eligible(conn, user, cap: int = 3) -> int:
+    """Unseen posts, at most `cap` per author: how full the slate can be."""
+    return conn.execute(
+        """select count(*) from (
+               select row_number() over (partition by author_id order by id) as nth, author_id
+               from posts p
+               where not exists (select from user_interaction i
+                                 where i.user_id = %s and i.post_id = p.id)) x
+           where author_id is null or nth <= %s""",
+        (user, cap),
+    ).fetchone()[0]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(index=st.integers(0, 199), limit=st.integers(1, 500))
+def test_feed_properties(served: psycopg.Connection, index: int, limit: int) -> None:
+    user = _users(served, 1, index)[0]
+    rows = _feed(served, user, limit)
+    posts = [r[0] for r in rows]
+    assert len(rows) == min(limit, _eligible(served, user))
+    assert len(set(posts)) == len(posts)
+    assert not set(posts) & _seen(served, user)
+    assert all(0 <= r[1] <= 1 for r in rows)
+    assert rows == sorted(rows, key=lambda r: (-r[1], r[0]))
+    assert {r[2] for r in rows} <= REASONS
+    # The same state gives the same feed (scores move only with the clock, by the recency part).
+    again = _feed(served, user, limit)
+    assert [(r[0], r[2]) for r in again] == [(r[0], r[2]) for r in rows]
+    assert [r[1] for r in again] == pytest.approx([r[1] for r in rows], rel=1e-6)
+
+
+def test_sources_all_contribute(served: psycopg.Connection) -> None:
+    reasons = set()
+    for user in _users(served, 40):
+        reasons |= {r[2] for r in _feed(served, user, 100)}
+    assert {"collaborative_filtering", "content", "trending"} <= reasons
+
+
+def test_pages_never_repeat(served: psycopg.Connection) -> None:
+    user = _users(served, 1, 3)[0]
+    # 10 pages of 20: past the slate's 100 posts, within the 240 eligible (80 authors × 3)
+    pages = [_feed(served, user, 20, offset) for offset in range(0, 200, 20)]
+    posts = [r[0] for page in pages for r in page]
+    assert len(posts) == len(set(posts)) == 200
+    # The whole scroll is still sorted: later pages extend the slate below what it held.
+    scores = [r[1] for page in pages for r in page]
+    assert scores == sorted(scores, reverse=True)
+    # A page from the stored slate is exactly that slice of it.
+    assert _feed(served, user, 20, 20) == pages[1]
+    # Offset 0 starts a new slate.
+    assert [r[0] for r in _feed(served, user, 20, 0)] == [r[0] for r in pages[0]]
+
+
+def test_seen_posts_come_back_when_not_excluded(served: psycopg.Connection) -> None:
+    user = _users(served, 1, 8)[0]
+    posts = {r[0] for r in _feed(served, user, 500, exclude_seen=False)}
+    assert posts & _seen(served, user)
+
+
+def test_author_cap(served: psycopg.Connection) -> None:
+    served.execute("update recodb.setting set value = '1' where key = 'max_posts_per_author'")
+    try:
+        for user in _users(served, 5, 20):
+            rows = _feed(served, user, 200)
+            authors = served.execute(
+                "select author_id, count(*) from posts where id = any(%s) group by 1 having count(*) > 1",
+                ([r[0] for r in rows],),
+            ).fetchall()
+            assert authors == []
+    finally:
+        served.execute("update recodb.setting set value = '3' where key = 'max_posts_per_author'")
+
+
+def test_cold_start_then_fold_in(served: psycopg.Connection) -> None:
+    newcomer = served.execute(
+        "insert into users (username) values ('newcomer') returning id"
+    ).fetchone()[0]
+    cold = _feed(served, newcomer, 20)
+    trending = [r[0] for r in served.execute("select post_id from recodb.trending(20)")]
+    assert len(cold) == 20
+    assert [r[0] for r in cold if r[2] == "trending"]  # trending posts at once
+    assert set(trending[:5]) <= {r[0] for r in cold}
+
+    # Likes on one topic's posts fold into a vector: the feed turns to that topic.
+    topic_posts = [
+        r[0]
+        for r in served.execute(
+            "select post_id from recodb.synthetic_post where topic = 3 order by quality desc limit 12"
+        )
+    ]
+    for post in topic_posts:
+        served.execute("select recodb.track_interaction(%s, %s, 'like')", (newcomer, post))
+    warm = _feed(served, newcomer, 20)
+    assert [r[0] for r in warm] != [r[0] for r in cold]
+    assert "collaborative_filtering" in {r[2] for r in warm}
+    topics = dict(
+        served.execute(
+            "select post_id, topic from recodb.synthetic_post where post_id = any(%s)",
+            ([r[0] for r in warm],),
+        ).fetchall()
+    )
+    on_topic = sum(t == 3 for t in topics.values())
+    assert on_topic >= len(warm) / 2, f"{on_topic} of {len(warm)} on the liked topic"
+    assert not {r[0] for r in warm} & set(topic_posts)
+
+
+def test_unknown_user_is_a_clear_error(served: psycopg.Connection) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown user"):
+        _feed(served, uuid.uuid4(), 10)
+
+
+def test_track_interaction(served: psycopg.Connection) -> None:
+    user = _users(served, 1, 30)[0]
+    post = served.execute("select id from posts limit 1").fetchone()[0]
+    before = served.execute("select count(*) from user_interaction").fetchone()[0]
+    new_id = served.execute(
+        "select recodb.track_interaction(%s, %s, 'share', %s)", (user, post, Jsonb({"via": "test"}))
+    ).fetchone()[0]
+    row = served.execute(
+        "select user_id, post_id, interaction_type, metadata from user_interaction where id = %s",
+        (new_id,),
+    ).fetchone()
+    assert row == (user, post, "share", {"via": "test"})
+    bad = [
+        ((user, post, "poke", None), "p_type must be one of"),
+        ((None, post, "view", None), "p_user_id must not be null"),
+        ((user, uuid.uuid4(), "view", None), "unknown post"),
+        ((uuid.uuid4(), post, "view", None), "unknown user"),
+        ((user, post, "view", Jsonb([1])), "p_metadata must be a JSON object"),
+    ]
+    for args, message in bad:
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match=message):
+            served.execute("select recodb.track_interaction(%s, %s, %s, %s)", args)
+    assert served.execute("select count(*) from user_interaction").fetchone()[0] == before + 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((None, 10, 0, True), "p_user_id must not be null"),
+        (("00000000-0000-4000-8000-000000000000", 0, 0, True), "p_limit must be between 1 and 500"),
+        (("00000000-0000-4000-8000-000000000000", 501, 0, True), "p_limit must be between"),
+        (("00000000-0000-4000-8000-000000000000", 10, -1, True), "p_offset must be >= 0"),
+        (("00000000-0000-4000-8000-000000000000", 10, 0, None), "p_exclude_seen must not be null"),
+    ],
+)
+def test_bad_arguments(served: psycopg.Connection, args: tuple, message: str) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match=message) as info:
+        served.execute("select * from recodb.recommend(%s, %s, %s, %s)", args)
+    assert info.value.sqlstate == "22023"
+
+
+def test_refresh_while_readers_run(served_url: str, served: psycopg.Connection) -> None:
+    users = _users(served, 50, 100)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    calls = [0]
+
+    def reader() -> None:
+        with psycopg.connect(served_url, autocommit=True) as conn:
+            i = 0
+            while not stop.is_set():
+                try:
+                    rows = _feed(conn, users[i % len(users)], 20)
+                    assert len(rows) == 20
+                    calls[0] += 1
+                except BaseException as exc:  # noqa: BLE001 - every failure counts
+                    errors.append(exc)
+                i += 1
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(3):
+        served.execute("select recodb.refresh()").fetchall()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == [] and calls[0] > 0
+
+
+def test_expired_slates_are_recomputed_and_cleaned(served: psycopg.Connection) -> None:
+    user = _users(served, 1, 150)[0]
+    first = _feed(served, user, 10)
+    served.execute(
+        "update user_recommendation set expires_at = %s where user_id = %s",
+        (datetime(2000, 1, 1, tzinfo=UTC), user),
+    )
+    assert _feed(served, user, 10, 10)  # no valid slate: a new one is computed
+    served.execute(
+        "update user_recommendation set expires_at = %s where user_id = %s",
+        (datetime(2000, 1, 1, tzinfo=UTC), user),
+    )
+    served.execute("select recodb.refresh()")
+    assert (
+        served.execute(
+            "select count(*) from user_recommendation where user_id = %s", (user,)
+        ).fetchone()[0]
+        == 0
+    )
+    assert first
+
+
+def test_no_model_still_serves(conn: psycopg.Connection) -> None:
+    seed.load(conn, generate(60, 400, 4000, seed=9, days=5))
+    conn.execute("select recodb.refresh()")
+    user = conn.execute("select id from users limit 1").fetchone()[0]
+    rows = _feed(conn, user, 30)
+    assert len(rows) == 30
+    assert {r[2] for r in rows} <= {"trending", "fresh", "following"}
