@@ -131,7 +131,8 @@ def test_author_cap(served: psycopg.Connection) -> None:
         for user in _users(served, 5, 20):
             rows = _feed(served, user, 200)
             authors = served.execute(
-                "select author_id, count(*) from posts where id = any(%s) group by 1 having count(*) > 1",
+                "select author_id, count(*) from posts where id = any(%s)"
+                " group by 1 having count(*) > 1",
                 ([r[0] for r in rows],),
             ).fetchall()
             assert authors == []
@@ -153,7 +154,8 @@ def test_cold_start_then_fold_in(served: psycopg.Connection) -> None:
     topic_posts = [
         r[0]
         for r in served.execute(
-            "select post_id from recodb.synthetic_post where topic = 3 order by quality desc limit 12"
+            "select post_id from recodb.synthetic_post where topic = 3"
+            " order by quality desc limit 12"
         )
     ]
     for post in topic_posts:
@@ -232,7 +234,7 @@ def test_refresh_while_readers_run(served_url: str, served: psycopg.Connection) 
                     rows = _feed(conn, users[i % len(users)], 20)
                     assert len(rows) == 20
                     calls[0] += 1
-                except BaseException as exc:  # noqa: BLE001 - every failure counts
+                except BaseException as exc:  # every failure counts
                     errors.append(exc)
                 i += 1
 
