@@ -536,6 +536,13 @@ def evaluate_command(
         Path | None, typer.Option(help="Folder for the chart and JSON (default .recodb/reports).")
     ] = None,
     keep_scratch: Annotated[bool, typer.Option(help="Keep the scratch database.")] = False,
+    tune_blend: Annotated[
+        bool,
+        typer.Option("--tune-blend", help="Also try other blend weights and recency half-lives."),
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="With --tune-blend: store the best in the settings.")
+    ] = False,
 ) -> None:
     """Score the served feed (Precision, Recall, NDCG, MAP @K, coverage) against baselines."""
     from recodb import evaluate
@@ -561,33 +568,50 @@ def evaluate_command(
                     raise UserError(f"--format must be one of {', '.join(importer.FORMATS)}")
                 report = evaluate.evaluate_files(
                     target, train_file, test_file, format, ks=ks, max_users=users, seed=seed,
-                    keep_scratch=keep_scratch, on_step=on_step,
+                    keep_scratch=keep_scratch, tune_blend=tune_blend, on_step=on_step,
                 )  # fmt: skip
             else:
                 report = evaluate.evaluate(
                     target, test_days=test_days, ks=ks, max_users=users, seed=seed,
-                    keep_scratch=keep_scratch, on_step=on_step,
+                    keep_scratch=keep_scratch, tune_blend=tune_blend, on_step=on_step,
                 )  # fmt: skip
         except importer.ImportFileError as exc:
             raise UserError(str(exc)) from exc
         except registry.RegistryError as exc:
             raise UserError(str(exc)) from exc
 
-    table = Table(title=f"{report.users} users, split at {report.split_at:%Y-%m-%d %H:%M}")
+    mid = 10 if 10 in ks else ks[len(ks) // 2]
+    table = Table(
+        title=f"{report.users} test users, split at {report.split_at:%Y-%m-%d %H:%M}, "
+        f"{report.catalogue:,} posts"
+    )
+    columns = [f"{m}@{mid}" for m in ("precision", "recall", "ndcg", "map")]
+    columns += [f"ndcg@{kk}" for kk in ks if kk != mid] + ["coverage@10"]
     table.add_column("method")
-    columns = [f"{m}@{kk}" for kk in ks for m in ("precision", "recall", "ndcg", "map")]
-    columns.append("coverage@10")
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column.replace("precision", "P").replace("recall", "R"), justify="right")
     for method, values in report.metrics.items():
         table.add_row(method, *(f"{values[c]:.4f}" for c in columns))
     console.print(table)
-    mid = 10 if 10 in ks else ks[len(ks) // 2]
     ours = report.metrics["recodb"][f"ndcg@{mid}"]
     for method in ("most popular", "user-KNN", "oracle"):
         if method in report.metrics and report.metrics[method][f"ndcg@{mid}"] > 0:
             ratio = ours / report.metrics[method][f"ndcg@{mid}"]
             console.print(f"recodb NDCG@{mid} / {method}: {ratio:.2f}")
+    if report.blend_search:
+        blends = Table(title=f"blend search (NDCG@{mid}, best first)")
+        for column in ("collaborative", "content", "recency", "half-life h", f"ndcg@{mid}"):
+            blends.add_column(column, justify="right")
+        for r in report.blend_search[:8]:
+            w = r["blend_weights"]
+            blends.add_row(
+                f"{w['collaborative']:.1f}", f"{w['content']:.1f}", f"{w['recency']:.1f}",
+                str(r["recency_half_life_hours"]), f"{r['metrics'][f'ndcg@{mid}']:.4f}",
+            )  # fmt: skip
+        console.print(blends)
+        if apply:
+            evaluate.apply_blend(target, report.blend_search[0])
+            console.print("applied the best blend to the settings")
     folder = output or Settings().home / "reports"
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     chart_path = evaluate.chart(report, folder / f"evaluate-{stamp}.png")

@@ -11,6 +11,7 @@ generated data, an oracle that knows each user's topic weights and each post's q
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -23,6 +24,7 @@ import numpy as np
 import psycopg
 import scipy.sparse as sp
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from recodb import db, importer, registry, schema
 from recodb.bulkload import bulk_load
@@ -32,6 +34,12 @@ from recodb.train import RELEVANT_TYPES, Params, read_interactions, read_setting
 
 Step = Callable[[str], None]
 METHODS = ("recodb", "random", "most popular", "user-KNN", "oracle")
+# (collaborative, content, recency) blends and recency half-lives tried by --tune-blend.
+BLENDS = [
+    (0.7, 0.2, 0.1), (0.6, 0.2, 0.2), (0.5, 0.2, 0.3), (0.4, 0.2, 0.4),
+    (0.3, 0.2, 0.5), (0.5, 0.1, 0.4), (0.4, 0.3, 0.3), (0.5, 0.0, 0.5),
+]  # fmt: skip
+HALF_LIVES = [12, 24, 48]
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     scratch_url: str | None = None  # kept with keep_scratch
     relevant: dict = field(default_factory=dict, repr=False)
+    blend_search: list[dict] = field(default_factory=list)  # with tune_blend, best first
 
     def to_json(self) -> dict:
         return {
@@ -55,6 +64,7 @@ class Report:
             "metrics": self.metrics,
             "params": self.params,
             "timings": self.timings,
+            "blend_search": self.blend_search,
         }
 
 
@@ -240,6 +250,7 @@ def evaluate(
     params: Params | None = None,
     seed: int = 42,
     keep_scratch: bool = False,
+    tune_blend: bool = False,
     on_step: Step | None = None,
 ) -> Report:
     """Evaluate the serving path on the database's own data, split in time."""
@@ -263,7 +274,7 @@ def evaluate(
     truth = database.connect(autocommit=True) if has_truth else None
     try:
         return _run(database, load, relevant, split, params, ks, max_users, seed, keep_scratch,
-                    truth, on_step)  # fmt: skip
+                    truth, on_step, tune_blend)  # fmt: skip
     finally:
         if truth is not None:
             truth.close()
@@ -280,6 +291,7 @@ def evaluate_files(
     params: Params | None = None,
     seed: int = 42,
     keep_scratch: bool = False,
+    tune_blend: bool = False,
     on_step: Step | None = None,
 ) -> Report:
     """Evaluate on a split given as two interaction logs (the import formats)."""
@@ -304,7 +316,7 @@ def evaluate_files(
         importer.load(dst, past, source=fmt)
 
     return _run(database, load, relevant, split, params or Params(seed=seed), ks, max_users,
-                seed, keep_scratch, None, on_step)  # fmt: skip
+                seed, keep_scratch, None, on_step, tune_blend)  # fmt: skip
 
 
 def _run(
@@ -319,6 +331,7 @@ def _run(
     keep_scratch: bool,
     truth_conn: psycopg.Connection | None,
     on_step: Step | None,
+    tune_blend: bool = False,
 ) -> Report:
     """Load the past into a scratch database, train, serve the test users, score everyone."""
     step = on_step or (lambda _: None)
@@ -357,13 +370,13 @@ def _run(
 
             step(f"serve {len(users)} users")
             t = time.perf_counter()
-            rankings: dict[str, dict] = {"recodb": {}}
-            for user in users:
-                rows = dst.execute(
-                    "select post_id from recodb.recommend(%s, %s)", (user, kmax)
-                ).fetchall()
-                rankings["recodb"][user] = [r[0] for r in rows]
+            rankings: dict[str, dict] = {"recodb": _serve(dst, users, kmax)}
             timings["serve"] = round(time.perf_counter() - t, 2)
+            blend_search = []
+            if tune_blend:
+                t = time.perf_counter()
+                blend_search = _search_blend(dst, users, kmax, relevant, ks, step)
+                timings["tune blend"] = round(time.perf_counter() - t, 2)
 
             step("baselines")
             t = time.perf_counter()
@@ -384,8 +397,64 @@ def _run(
     described = params.model_params() | {"algorithm": params.algorithm}
     return Report(
         split, len(users), catalogue, list(ks), metrics, described, timings,
-        scratch_url if keep_scratch else None, relevant,
+        scratch_url if keep_scratch else None, relevant, blend_search,
     )  # fmt: skip
+
+
+def _serve(conn: psycopg.Connection, users: list, k: int) -> dict:
+    """Each user's top k from recodb.recommend(), as a fresh slate."""
+    conn.execute("delete from user_recommendation")
+    return {
+        user: [
+            r[0] for r in conn.execute("select post_id from recodb.recommend(%s, %s)", (user, k))
+        ]
+        for user in users
+    }
+
+
+def _search_blend(conn, users, kmax, relevant, ks, step) -> list[dict]:
+    """Serve the test users under each blend and half-life; results best first by NDCG."""
+    mid = 10 if 10 in ks else ks[len(ks) // 2]
+    saved = dict(
+        conn.execute(
+            "select key, value from recodb.setting"
+            " where key in ('blend_weights', 'recency_half_life_hours')"
+        ).fetchall()
+    )
+    results = []
+    try:
+        for n, ((c, t, r), hours) in enumerate(itertools.product(BLENDS, HALF_LIVES), 1):
+            step(f"blend {n}/{len(BLENDS) * len(HALF_LIVES)}")
+            weights = {"collaborative": c, "content": t, "recency": r}
+            conn.execute(
+                "update recodb.setting set value = %s where key = 'blend_weights'",
+                (Jsonb(weights),),
+            )
+            conn.execute(
+                "update recodb.setting set value = %s where key = 'recency_half_life_hours'",
+                (Jsonb(hours),),
+            )
+            metrics = mean_metrics(_serve(conn, users, kmax), relevant, ks)
+            results.append(
+                {"blend_weights": weights, "recency_half_life_hours": hours, "metrics": metrics}
+            )
+    finally:
+        for key, value in saved.items():
+            conn.execute("update recodb.setting set value = %s where key = %s", (Jsonb(value), key))
+    return sorted(results, key=lambda r: -r["metrics"][f"ndcg@{mid}"])
+
+
+def apply_blend(database: db.Database, best: dict) -> None:
+    """Write a blend found by the search into the database's settings."""
+    with database.connect(autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            "update recodb.setting set value = %s where key = 'blend_weights'",
+            (Jsonb(best["blend_weights"]),),
+        )
+        conn.execute(
+            "update recodb.setting set value = %s where key = 'recency_half_life_hours'",
+            (Jsonb(best["recency_half_life_hours"]),),
+        )
 
 
 def _params_of(row) -> Params:

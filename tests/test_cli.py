@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -180,3 +181,65 @@ def test_train_and_the_registry_commands(db_url: str) -> None:
     assert missing.returncode == 2 and "model version 99 does not exist" in missing.stderr
     bad = run("train", "--algorithm", "svd", env=env)
     assert bad.returncode == 2 and "algorithm must be als or bpr" in bad.stderr
+
+
+def test_refresh_evaluate_and_bench(db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": db_url}
+    seeded = run("seed", "--users", "300", "--posts", "2000", "--interactions", "30000",
+                 "--days", "10", env=env)  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    refreshed = run("refresh", env=env)
+    assert refreshed.returncode == 0 and "trending_post" in refreshed.stdout
+    cron = run("refresh", "--pg-cron", env=env)
+    assert cron.returncode == 2 and "pg_cron is not available" in cron.stderr
+    trained = run("train", "--factors", "8", "--content-dims", "8", "--no-validate", env=env)
+    assert trained.returncode == 0, trained.stderr
+
+    evaluated = run("evaluate", "--users", "100", "--output", str(tmp_path), env=env, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    for method in ("recodb", "random", "most popular", "user-KNN", "oracle"):
+        assert method in evaluated.stdout
+    report = json.loads(next(tmp_path.glob("evaluate-*.json")).read_text())
+    assert report["metrics"]["recodb"]["ndcg@10"] > report["metrics"]["random"]["ndcg@10"]
+    assert next(tmp_path.glob("evaluate-*.png")).stat().st_size > 10_000
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "select metrics -> 'evaluation' -> 'metrics' -> 'recodb' ->> 'ndcg@10'"
+            " from recodb.model where status = 'active'"
+        ).fetchone()[0]
+    assert float(stored) == pytest.approx(report["metrics"]["recodb"]["ndcg@10"])
+
+    out = tmp_path / "bench.json"
+    benched = run("bench", "--queries", "20", "--json", str(out), env=env, timeout=300)
+    assert benched.returncode == 0, benched.stderr
+    result = json.loads(out.read_text())
+    assert result["recommend_fresh"]["n"] == 20 and result["recommend_stored_slate"]["n"] == 20
+    assert result["recommend_during_refresh"]["errors"] == 0
+    assert 0 < result["ann_recall_at_50"] <= 1
+
+
+def test_evaluate_on_a_given_split(db_url: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    lines = {"train": [], "test": []}
+    for user in range(60):
+        group = user % 2
+        for item in rng.choice(30, 14, replace=False):
+            item_id = item * 2 + group  # even users like even items
+            part = "train" if rng.random() < 0.8 else "test"
+            stamp = 1_000_000 + (0 if part == "train" else 10_000) + int(rng.integers(0, 5000))
+            lines[part].append(f"{user}\t{item_id}\t{rng.choice([4, 5])}\t{stamp}")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "test").mkdir()
+    (tmp_path / "train" / "u.data").write_text("\n".join(lines["train"]) + "\n")
+    (tmp_path / "test" / "u.data").write_text("\n".join(lines["test"]) + "\n")
+    result = run(
+        "evaluate", "--train", str(tmp_path / "train" / "u.data"),
+        "--test", str(tmp_path / "test" / "u.data"), "--output", str(tmp_path),
+        env={"DATABASE_URL": db_url}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(next(tmp_path.glob("evaluate-*.json")).read_text())
+    assert "oracle" not in report["metrics"]
+    assert report["metrics"]["recodb"]["ndcg@10"] > report["metrics"]["random"]["ndcg@10"]
