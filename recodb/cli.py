@@ -107,10 +107,12 @@ def db_status() -> None:
             table.add_row("pgvector", db.require_pgvector(conn))
         except db.DatabaseError:
             table.add_row("pgvector", "[red]not available[/]")
-        table.add_row(
-            "schema revision", schema.current_revision(conn) or "none (run recodb migrate)"
-        )
+        revision = schema.current_revision(conn)
+        table.add_row("schema revision", revision or "none (run recodb migrate)")
         table.add_row("head revision", schema.head_revision())
+        if revision == schema.head_revision():
+            active = registry.active_version(conn)
+            table.add_row("active model", f"version {active}" if active else "none (recodb train)")
     console.print(table)
 
 
@@ -248,7 +250,7 @@ def seed_command(
             progress.advance(tasks[table], k)
 
         try:
-            counts = seeding.load(
+            loaded = seeding.load(
                 conn,
                 ds,
                 replace=replace,
@@ -257,8 +259,13 @@ def seed_command(
             )
         except seeding.AlreadySeeded as exc:
             raise UserError(str(exc)) from exc
-    summary = ", ".join(f"{n:,} {t}" for t, n in counts.items())
+    summary = ", ".join(f"{n:,} {t}" for t, n in loaded.rows.items())
     console.print(f"seeded {summary} in {time.perf_counter() - started:.1f} s")
+    if loaded.models_removed:
+        console.print(
+            f"removed {loaded.models_removed} model version(s) trained on the old data: "
+            "run recodb train"
+        )
 
 
 @app.command("import")
@@ -692,9 +699,11 @@ def bench_command(
         f"errors while refreshing: {report['recommend_during_refresh']['errors']}; "
         f"ANN recall@50 vs exact: {report['ann_recall_at_50']:.4f}"
     )
-    if json_path is not None:
-        json_path.write_text(json.dumps(report, indent=2))
-        console.print(f"report {json_path}")
+    if json_path is None:
+        json_path = Settings().home / "reports" / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2))
+    console.print(f"report {json_path}")
 
 
 def main() -> None:

@@ -175,6 +175,19 @@ def prune(conn: psycopg.Connection, keep: int | None = None) -> list[int]:
     return _call(conn, "select recodb.prune_models(%s)", (keep,)) or []
 
 
+def remove_all(conn: psycopg.Connection) -> int:
+    """Drop every model version (vectors and registry rows), in the caller's transaction."""
+    versions = [r[0] for r in conn.execute("select version from recodb.model").fetchall()]
+    for version in versions:
+        conn.execute(
+            sql.SQL("drop table if exists {}, {}").format(
+                vector_table("post", version), vector_table("user", version)
+            )
+        )
+    conn.execute("delete from recodb.model")
+    return len(versions)
+
+
 def active_version(conn: psycopg.Connection) -> int | None:
     row = conn.execute("select version from recodb.model where status = 'active'").fetchone()
     return row[0] if row else None

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
 
-from recodb import pgcopy
+from recodb import pgcopy, registry
 from recodb.bulkload import bulk_load
 from recodb.generate import INTERACTION_TYPES, Dataset
 
 APP_TABLES = ("users", "posts", "follows", "user_interaction", "user_recommendation")
 TRUTH_TABLES = ("recodb.synthetic_user", "recodb.synthetic_post", "recodb.synthetic_dataset")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    rows: dict[str, int]
+    models_removed: int
 
 
 class AlreadySeeded(RuntimeError):
@@ -48,10 +55,10 @@ def load(
     replace: bool = False,
     on_step: Callable[[str], None] | None = None,
     on_rows: Callable[[str, int], None] | None = None,
-) -> dict[str, int]:
+) -> Loaded:
     """Write `ds` in one transaction; refuse (AlreadySeeded) when data exists unless `replace`.
 
-    Returns the number of rows written per table.
+    Returns the number of rows written per table and of model versions removed.
     """
     step = on_step or (lambda _: None)
     rows = on_rows or (lambda _t, _n: None)
@@ -62,6 +69,8 @@ def load(
         found = existing_rows(conn)
         if found and not replace:
             raise AlreadySeeded(already_seeded_message(found))
+        # Models describe the users and posts being replaced: they go too.
+        removed = registry.remove_all(conn)
         with bulk_load(conn, APP_TABLES + TRUTH_TABLES, on_step=step):
             step("users")
             counts["users"] = pgcopy.copy_arrays(
@@ -101,7 +110,7 @@ def load(
             counts["user_interaction"] = _copy_interactions(conn, ds, rows)
             step("ground truth")
             _copy_truth(conn, ds)
-    return counts
+    return Loaded(counts, removed)
 
 
 def _copy_interactions(conn, ds: Dataset, rows) -> int:

@@ -8,38 +8,18 @@ set search_path = recodb, public, pg_temp
 as $$
 declare
     v_started timestamptz;
+    v_view text;
 begin
     perform pg_advisory_xact_lock(hashtext('recodb.refresh'));
-    -- Order matters: author_popularity reads post_engagement, fresh_post author_popularity.
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.post_engagement;
-    step := 'post_engagement';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.trending_post;
-    step := 'trending_post';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.author_popularity;
-    step := 'author_popularity';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.fresh_post;
-    step := 'fresh_post';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.user_recent_likes;
-    step := 'user_recent_likes';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
+    -- In this order: author_popularity reads post_engagement, fresh_post author_popularity.
+    foreach v_view in array array['post_engagement', 'trending_post', 'author_popularity',
+                                  'fresh_post', 'user_recent_likes'] loop
+        v_started := clock_timestamp();
+        execute format('refresh materialized view concurrently recodb.%I', v_view);
+        step := v_view;
+        seconds := extract(epoch from clock_timestamp() - v_started);
+        return next;
+    end loop;
 
     v_started := clock_timestamp();
     delete from user_recommendation where expires_at <= now();

@@ -8,9 +8,6 @@ language plpgsql
 stable
 security definer
 set search_path = recodb, public, pg_temp
--- Iterative scans keep reading the graph until the limit is met, however large.
-set hnsw.iterative_scan = strict_order
-set hnsw.ef_search = 100
 as $$
 declare
     v_version integer;
@@ -22,21 +19,9 @@ begin
     if v_version is null or p_user_id is null then
         return;
     end if;
-    return query execute format(
-        $q$
-        select n.user_id, greatest(0, 1 - n.distance)::float8
-        from (select v.cf from recodb.%1$I v where v.user_id = $1) q,
-             lateral (select v.user_id, v.cf <=> q.cf as distance
-                      from recodb.%1$I v
-                      where v.cf is not null
-                      order by v.cf <=> q.cf
-                      limit $2 + 1) n
-        where n.user_id <> $1 and q.cf is not null
-        order by n.distance, n.user_id
-        limit $2
-        $q$,
-        'user_vector_v' || v_version)
-    using p_user_id, p_limit;
+    return query
+    select n.id, n.similarity
+    from recodb.cosine_neighbours('user_vector_v' || v_version, 'user_id', p_user_id, p_limit) n;
 end
 $$;
 

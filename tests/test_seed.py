@@ -24,8 +24,9 @@ def small() -> Dataset:
 def test_seed_writes_every_row(db_url: str, small: Dataset) -> None:
     schema_before = dump_schema(db_url)
     with psycopg.connect(db_url) as conn:
-        counts = seed.load(conn, small)
-        assert counts == {
+        loaded = seed.load(conn, small)
+        assert loaded.models_removed == 0
+        assert loaded.rows == {
             "users": 300,
             "posts": 2000,
             "follows": len(small.follow_src),

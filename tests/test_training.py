@@ -292,3 +292,15 @@ def test_unknown_ids_and_no_model_give_nothing(two_groups: psycopg.Connection) -
     assert (
         conn.execute("select * from recodb.similar_users(%s, 5)", (uuid.uuid4(),)).fetchall() == []
     )
+
+
+def test_reseeding_removes_the_models(two_groups: psycopg.Connection) -> None:
+    from recodb import seed
+    from recodb.generate import generate
+
+    version = train(two_groups, PARAMS).version
+    loaded = seed.load(two_groups, generate(30, 60, 300, seed=2), replace=True)
+    assert loaded.models_removed == 1
+    assert registry.list_versions(two_groups) == []
+    table = registry.vector_table("post", version).as_string(two_groups)
+    assert two_groups.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None

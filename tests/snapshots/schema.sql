@@ -39,6 +39,33 @@ $$;
 
 COMMENT ON FUNCTION recodb.activate_model(p_version integer) IS 'Activates model version p_version (ready or retired) atomically; returns it';
 
+CREATE FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid, p_limit integer) RETURNS TABLE(id uuid, similarity double precision)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET "hnsw.iterative_scan" TO 'strict_order'
+    SET "hnsw.ef_search" TO '100'
+    AS $_$
+begin
+    return query execute format(
+        $q$
+        select n.id, greatest(0, 1 - n.distance)::float8
+        from (select v.cf from recodb.%1$I v where v.%2$I = $1) q,
+             lateral (select v.%2$I as id, v.cf <=> q.cf as distance
+                      from recodb.%1$I v
+                      where v.cf is not null
+                      order by v.cf <=> q.cf
+                      limit $2 + 1) n
+        where n.id <> $1 and q.cf is not null
+        order by n.distance, n.id
+        limit $2
+        $q$,
+        p_table, p_key)
+    using p_id, p_limit;
+end
+$_$;
+
+COMMENT ON FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid, p_limit integer) IS 'Internal: nearest rows of a model vector table by cosine, (id, similarity in [0, 1])';
+
 CREATE FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'recodb', 'public', 'pg_temp'
@@ -398,38 +425,18 @@ CREATE FUNCTION recodb.refresh() RETURNS TABLE(step text, seconds double precisi
     AS $$
 declare
     v_started timestamptz;
+    v_view text;
 begin
     perform pg_advisory_xact_lock(hashtext('recodb.refresh'));
-    -- Order matters: author_popularity reads post_engagement, fresh_post author_popularity.
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.post_engagement;
-    step := 'post_engagement';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.trending_post;
-    step := 'trending_post';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.author_popularity;
-    step := 'author_popularity';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.fresh_post;
-    step := 'fresh_post';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
-
-    v_started := clock_timestamp();
-    refresh materialized view concurrently recodb.user_recent_likes;
-    step := 'user_recent_likes';
-    seconds := extract(epoch from clock_timestamp() - v_started);
-    return next;
+    -- In this order: author_popularity reads post_engagement, fresh_post author_popularity.
+    foreach v_view in array array['post_engagement', 'trending_post', 'author_popularity',
+                                  'fresh_post', 'user_recent_likes'] loop
+        v_started := clock_timestamp();
+        execute format('refresh materialized view concurrently recodb.%I', v_view);
+        step := v_view;
+        seconds := extract(epoch from clock_timestamp() - v_started);
+        return next;
+    end loop;
 
     v_started := clock_timestamp();
     delete from user_recommendation where expires_at <= now();
@@ -527,9 +534,7 @@ COMMENT ON FUNCTION recodb.setting_value(p_key text) IS 'The jsonb value of sett
 CREATE FUNCTION recodb.similar_posts(p_post_id uuid, p_limit integer DEFAULT 20) RETURNS TABLE(post_id uuid, similarity double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'recodb', 'public', 'pg_temp'
-    SET "hnsw.iterative_scan" TO 'strict_order'
-    SET "hnsw.ef_search" TO '100'
-    AS $_$
+    AS $$
 declare
     v_version integer;
 begin
@@ -540,32 +545,18 @@ begin
     if v_version is null or p_post_id is null then
         return;
     end if;
-    return query execute format(
-        $q$
-        select n.post_id, greatest(0, 1 - n.distance)::float8
-        from (select v.cf from recodb.%1$I v where v.post_id = $1) q,
-             lateral (select v.post_id, v.cf <=> q.cf as distance
-                      from recodb.%1$I v
-                      where v.cf is not null
-                      order by v.cf <=> q.cf
-                      limit $2 + 1) n
-        where n.post_id <> $1 and q.cf is not null
-        order by n.distance, n.post_id
-        limit $2
-        $q$,
-        'post_vector_v' || v_version)
-    using p_post_id, p_limit;
+    return query
+    select n.id, n.similarity
+    from recodb.cosine_neighbours('post_vector_v' || v_version, 'post_id', p_post_id, p_limit) n;
 end
-$_$;
+$$;
 
 COMMENT ON FUNCTION recodb.similar_posts(p_post_id uuid, p_limit integer) IS 'Up to p_limit posts nearest to p_post_id by cosine of collaborative vectors: (post_id, similarity in [0, 1]), best first, ties by post_id';
 
 CREATE FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer DEFAULT 20) RETURNS TABLE(user_id uuid, similarity double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'recodb', 'public', 'pg_temp'
-    SET "hnsw.iterative_scan" TO 'strict_order'
-    SET "hnsw.ef_search" TO '100'
-    AS $_$
+    AS $$
 declare
     v_version integer;
 begin
@@ -576,23 +567,11 @@ begin
     if v_version is null or p_user_id is null then
         return;
     end if;
-    return query execute format(
-        $q$
-        select n.user_id, greatest(0, 1 - n.distance)::float8
-        from (select v.cf from recodb.%1$I v where v.user_id = $1) q,
-             lateral (select v.user_id, v.cf <=> q.cf as distance
-                      from recodb.%1$I v
-                      where v.cf is not null
-                      order by v.cf <=> q.cf
-                      limit $2 + 1) n
-        where n.user_id <> $1 and q.cf is not null
-        order by n.distance, n.user_id
-        limit $2
-        $q$,
-        'user_vector_v' || v_version)
-    using p_user_id, p_limit;
+    return query
+    select n.id, n.similarity
+    from recodb.cosine_neighbours('user_vector_v' || v_version, 'user_id', p_user_id, p_limit) n;
 end
-$_$;
+$$;
 
 COMMENT ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) IS 'Up to p_limit users nearest to p_user_id by cosine of collaborative vectors: (user_id, similarity in [0, 1]), best first, ties by user_id';
 
@@ -984,6 +963,8 @@ GRANT USAGE ON SCHEMA recodb TO recodb_feed_reader;
 GRANT USAGE ON SCHEMA recodb TO recodb_tracker;
 
 REVOKE ALL ON FUNCTION recodb.activate_model(p_version integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid, p_limit integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) FROM PUBLIC;
 
