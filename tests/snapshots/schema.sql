@@ -354,7 +354,7 @@ CREATE FUNCTION recodb.recommend(p_user_id uuid, p_limit integer DEFAULT 50, p_o
 declare
     v_settings jsonb;
     v_version integer;
-    v_stored integer;
+    v_stored integer := 0;
     v_wanted integer;
     v_exclude uuid[] := '{}';
     v_ceiling double precision := 1;
@@ -376,9 +376,11 @@ begin
         raise exception 'unknown user %', p_user_id using errcode = '22023';
     end if;
 
-    select count(*) into v_stored
-    from user_recommendation r
-    where r.user_id = p_user_id and r.expires_at > now();
+    if p_offset > 0 then
+        select count(*) into v_stored
+        from user_recommendation r
+        where r.user_id = p_user_id and r.expires_at > now();
+    end if;
     -- A feed session holds at most 500 posts; a page within the stored slate is one index scan.
     v_wanted := least(500, p_offset + p_limit);
     if p_offset = 0 or v_stored = 0 or (v_stored < v_wanted and v_stored < 500) then
