@@ -401,30 +401,33 @@ def models_list() -> None:
     if not rows:
         console.print("no models yet: run `recodb train`")
         return
+    short = {"factors": "f", "regularization": "λ", "alpha": "α", "iterations": "it",
+             "learning_rate": "lr"}  # fmt: skip
     table = Table()
-    for column in ("version", "status", "algorithm", "params", "data", "ndcg@10", "trained", "s"):
+    for column in ("version", "status", "model", "trained on", "ndcg@10", "created", "s"):
         table.add_column(
             column, justify="right" if column in ("version", "ndcg@10", "s") else "left"
         )
     for r in rows:
-        params = ", ".join(
-            f"{k}={v}" for k, v in r["params"].items() if k not in ("seed", "content_dims")
+        model = (
+            r["algorithm"]
+            + " "
+            + " ".join(f"{short[k]}{v:g}" for k, v in r["params"].items() if k in short)
         )
         data = (
-            f"{r['n_users']:,} u × {r['n_posts']:,} p, {r['n_interactions']:,} i"
+            f"{r['n_users']:,}×{r['n_posts']:,}, {r['n_interactions']:,}"
             if r["n_users"] is not None
-            else (r["error"] or "")[:60]
+            else (r["error"] or "")[:40]
         )
         ndcg = r["metrics"].get("ndcg@10")
         table.add_row(
             str(r["version"]),
             ("[bold green]active[/]" if r["status"] == "active" else r["status"])
             + (" (tuned)" if r["tuned"] else ""),
-            r["algorithm"],
-            params,
+            model,
             data,
             f"{ndcg:.4f}" if ndcg is not None else "",
-            r["created_at"].strftime("%Y-%m-%d %H:%M"),
+            r["created_at"].strftime("%m-%d %H:%M"),
             f"{r['timings']['total']:.0f}" if "total" in r["timings"] else "",
         )
     console.print(table)
