@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg import sql
 
 from recodb import db, registry
 
@@ -54,13 +55,11 @@ def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50)
     """Mean overlap of recommend()'s nearest-post candidates (HNSW, with the scoring
     function's own settings) with the exact top k by inner product (a sequential scan), seen
     posts excluded from both."""
-    posts = registry.vector_table("post", version).as_string(conn)
-    vectors = registry.vector_table("user", version).as_string(conn)
-    query = (
-        f"select v.post_id from {posts} v, {vectors} u where u.user_id = %(user)s"  # noqa: S608
+    query = sql.SQL(
+        "select v.post_id from {} v, {} u where u.user_id = %(user)s"
         " and v.cf is not null and v.post_id <> all (array(select i.post_id"
         " from user_interaction i where i.user_id = %(user)s)) order by v.cf <#> u.cf limit %(k)s"
-    )
+    ).format(registry.vector_table("post", version), registry.vector_table("user", version))
     recalls = []
     settings = hnsw_settings(conn)
     for user in users:
@@ -101,12 +100,13 @@ def run(
                 "select id from users order by md5(id::text || %s) limit %s", (str(seed), queries)
             )
         ]
-        posts_table = registry.vector_table("post", version).as_string(conn)
         posts = [
             r[0]
             for r in conn.execute(
-                f"select post_id from {posts_table} where cf is not null"  # noqa: S608
-                " order by md5(post_id::text || %s) limit %s",
+                sql.SQL(
+                    "select post_id from {} where cf is not null"
+                    " order by md5(post_id::text || %s) limit %s"
+                ).format(registry.vector_table("post", version)),
                 (str(seed), queries),
             )
         ]
@@ -130,8 +130,9 @@ def run(
         with_vectors = [
             r[0]
             for r in conn.execute(
-                f"select user_id from {registry.vector_table('user', version).as_string(conn)}"  # noqa: S608
-                " order by md5(user_id::text || %s) limit 200",
+                sql.SQL(
+                    "select user_id from {} order by md5(user_id::text || %s) limit 200"
+                ).format(registry.vector_table("user", version)),
                 (str(seed),),
             )
         ]

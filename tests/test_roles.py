@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from recodb import seed
 from recodb.generate import generate
@@ -60,7 +61,7 @@ def test_no_table_privileges_at_all(conn: psycopg.Connection, role: str) -> None
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))
 def test_direct_reads_and_writes_are_denied(conn: psycopg.Connection, role: str) -> None:
-    conn.execute(f"set role {role}")
+    conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
     try:
         for statement in (
             "select * from user_interaction limit 1",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from recodb import registry
@@ -79,13 +80,15 @@ def test_model_separates_the_groups(two_groups: psycopg.Connection) -> None:
     conn = two_groups
     result = train(conn, PARAMS)
     assert result.activated and registry.active_version(conn) == result.version
-    posts = registry.vector_table("post", result.version).as_string(conn)
-    users = registry.vector_table("user", result.version).as_string(conn)
+    posts = registry.vector_table("post", result.version)
+    users = registry.vector_table("user", result.version)
     for g in GROUPS:
         for u in range(12):
             top = conn.execute(
-                f"select p.post_id from {posts} p, {users} u where u.user_id = %s"  # noqa: S608
-                " order by p.cf <#> u.cf limit 8",
+                sql.SQL(
+                    "select p.post_id from {} p, {} u where u.user_id = %s"
+                    " order by p.cf <#> u.cf limit 8"
+                ).format(posts, users),
                 (_id(f"{g}{u}"),),
             ).fetchall()
             assert {_group_of(p) for (p,) in top} == {g}
@@ -102,8 +105,10 @@ def test_model_separates_the_groups(two_groups: psycopg.Connection) -> None:
         assert {_group_of(u) for u, _ in neighbours} == {g}
         # Content vectors come from the words: a post's nearest by text is in its group too.
         nearest = conn.execute(
-            f"select q.post_id from {posts} p, {posts} q where p.post_id = %s"  # noqa: S608
-            " and q.post_id <> p.post_id order by p.content <=> q.content limit 5",
+            sql.SQL(
+                "select q.post_id from {0} p, {0} q where p.post_id = %s"
+                " and q.post_id <> p.post_id order by p.content <=> q.content limit 5"
+            ).format(posts),
             (_id(f"p{g}0"),),
         ).fetchall()
         assert {_group_of(p) for (p,) in nearest} == {g}
@@ -280,7 +285,10 @@ def test_neighbour_functions_check_their_limit(two_groups: psycopg.Connection, l
     train(two_groups, PARAMS)
     for fn in ("similar_posts", "similar_users"):
         with pytest.raises(psycopg.errors.InvalidParameterValue) as info:
-            two_groups.execute(f"select * from recodb.{fn}(%s, %s)", (_id("pa0"), limit))  # noqa: S608
+            two_groups.execute(
+                sql.SQL("select * from recodb.{}(%s, %s)").format(sql.Identifier(fn)),
+                (_id("pa0"), limit),
+            )
         assert info.value.sqlstate == "22023"
 
 
