@@ -45,11 +45,6 @@ class UserError(Exception):
     """An error the user can fix; printed as one message, exit status 2."""
 
 
-def fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
-
-
 def database() -> db.Database:
     return db.resolve(Settings())
 
@@ -121,7 +116,7 @@ def db_stop() -> None:
     """Stop the embedded server (its data stays in the data folder)."""
     settings = Settings()
     if settings.database_url:
-        raise fail("DATABASE_URL is set: recodb does not manage that server")
+        raise UserError("DATABASE_URL is set: recodb does not manage that server")
     stopped = embedded.stop(settings.pgdata)
     console.print("stopped" if stopped else "the embedded server was not running")
 

@@ -49,10 +49,6 @@ def with_dbname(url: str, dbname: str) -> str:
     return make_conninfo(url, dbname=dbname)
 
 
-def dbname_of(url: str) -> str:
-    return conninfo_to_dict(url).get("dbname") or conninfo_to_dict(url).get("user") or "postgres"
-
-
 def create_database_if_missing(server_url: str, dbname: str, template: str | None = None) -> bool:
     """Create `dbname` on the server of `server_url`; False when it already exists."""
     with psycopg.connect(server_url, autocommit=True) as conn:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-import scipy.sparse as sp
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -30,10 +29,16 @@ from recodb import db, importer, registry, schema
 from recodb.bulkload import bulk_load
 from recodb.generate import INTERACTION_TYPES
 from recodb.metrics import coverage, mean_metrics
-from recodb.train import RELEVANT_TYPES, Params, read_interactions, read_settings, train
+from recodb.train import (
+    RELEVANT_TYPES,
+    Params,
+    confidence_matrix,
+    read_interactions,
+    read_settings,
+    train,
+)
 
 Step = Callable[[str], None]
-METHODS = ("recodb", "random", "most popular", "user-KNN", "oracle")
 # (collaborative, content, recency) blends and recency half-lives tried by --tune-blend.
 BLENDS = [
     (0.7, 0.2, 0.1), (0.6, 0.2, 0.2), (0.5, 0.2, 0.3), (0.4, 0.2, 0.4),
@@ -52,7 +57,6 @@ class Report:
     params: dict
     timings: dict[str, float] = field(default_factory=dict)
     scratch_url: str | None = None  # kept with keep_scratch
-    relevant: dict = field(default_factory=dict, repr=False)
     blend_search: list[dict] = field(default_factory=list)  # with tune_blend, best first
 
     def to_json(self) -> dict:
@@ -157,11 +161,10 @@ def _baselines(
     from sklearn.neighbors import NearestNeighbors
 
     data = read_interactions(scratch)
-    settings = read_settings(scratch)
-    weights = np.array([float(settings["interaction_weights"][t]) for t in INTERACTION_TYPES])
-    shape = (len(data.user_ids), len(data.post_ids))
-    matrix = sp.csr_matrix((weights[data.kind], (data.user, data.post)), shape=shape)
-    matrix.sum_duplicates()
+    # The seed's matrix: summed type weights, no time decay (an infinite half-life).
+    weights = read_settings(scratch)["interaction_weights"]
+    matrix = confidence_matrix(data, weights, float("inf"), data.last_us)
+    shape = matrix.shape
     post_uuid = [uuid.UUID(bytes=b.tobytes()) for b in data.post_ids]
     user_index = {uuid.UUID(bytes=b.tobytes()): i for i, b in enumerate(data.user_ids)}
     rng = np.random.default_rng(seed)
@@ -397,7 +400,7 @@ def _run(
     described = params.model_params() | {"algorithm": params.algorithm}
     return Report(
         split, len(users), catalogue, list(ks), metrics, described, timings,
-        scratch_url if keep_scratch else None, relevant, blend_search,
+        scratch_url if keep_scratch else None, blend_search,
     )  # fmt: skip
 
 

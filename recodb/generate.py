@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,7 +68,6 @@ class Dataset:
     interaction_post: np.ndarray  # int32
     interaction_type: np.ndarray  # int8 index into INTERACTION_TYPES
     interaction_created: np.ndarray
-    extra: dict = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:

@@ -250,6 +250,7 @@ begin
         limit p_count - v_added - v_more;
         get diagnostics v_found = row_count;
         v_more := v_more + v_found;
+        exit when v_added + v_more >= p_count;  -- full: no need to count the posts
         exit when v_scan >= (select count(*) from posts);
         v_scan := v_scan * 4;
     end loop;
