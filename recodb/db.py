@@ -14,11 +14,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from recodb import embedded
 from recodb.config import Settings
+from recodb.errors import RecodbError
 
 EMBEDDED_DBNAME = "recodb"
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(RecodbError):
     """A database problem worth a one-line message rather than a traceback."""
 
 

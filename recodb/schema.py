@@ -47,10 +47,10 @@ class SqlObject:
 
 
 def sql_objects(sql_dir: Path | None = None) -> list[SqlObject]:
-    """The files of `sql/` in the order they are applied (by name)."""
+    """The files of `sql/` (api/, admin/, internal/) in the order they are applied (by name)."""
     sql_dir = sql_dir or source_path("sql")
     objects = []
-    for path in sorted(sql_dir.glob("*.sql")):
+    for path in sorted(sql_dir.rglob("*.sql"), key=lambda p: p.name):
         match = _REQUIRES.search(path.read_text())
         objects.append(SqlObject(path.stem, path, match.group(1) if match else None))
     return objects
@@ -92,6 +92,16 @@ def sync_sql_objects(conn: psycopg.Connection, applied: set[str]) -> tuple[int, 
         elif _drop_object(conn, obj.name):
             n_dropped += 1
     if not conn.execute("select to_regnamespace(%s) is null", (SCHEMA,)).fetchone()[0]:
+        # A function no file defines any more (its signature changed, or its file went) would
+        # linger with its grants: every function of the schema that this transaction did not
+        # just create or replace goes.
+        for (signature,) in conn.execute(
+            "select p.oid::regprocedure::text from pg_proc p"
+            " where p.pronamespace = %s::regnamespace and age(p.xmin) > 0",
+            (SCHEMA,),
+        ).fetchall():
+            conn.execute(sql.SQL("drop function {} cascade").format(sql.SQL(signature)))
+            n_dropped += 1
         # Functions are executable by PUBLIC unless revoked: in schema recodb only explicit
         # grants count, whatever a file forgot.
         conn.execute(

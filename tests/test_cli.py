@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,11 +32,16 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     )
 
 
+COMMANDS = {"db", "migrate", "generate", "seed", "import", "train", "models", "refresh",
+            "evaluate", "bench"}  # fmt: skip
+
+
 def test_help_lists_the_commands() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("db", "migrate", "generate", "seed", "import"):
-        assert command in result.stdout
+    commands = result.stdout.split("Commands")[1]
+    listed = set(re.findall(r"^│ ([a-z-]+) ", commands, re.MULTILINE))
+    assert listed == COMMANDS
 
 
 def test_seed_example_size_and_refusal(db_url: str) -> None:

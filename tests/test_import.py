@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from helpers import count
 
-from recodb import importer
+from recodb.data import importer
 
 U_DATA = "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n244\t51\t2\t880606923\n196\t51\t5\t881250950\n22\t242\t4\t878887117\n"  # noqa: E501
 U_ITEM = (

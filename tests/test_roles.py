@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from recodb import seed
-from recodb.generate import generate
+from recodb.data import load as loading
+from recodb.data.generate import generate
 
 READ = {
     "recodb.recommend(uuid,integer,integer,boolean)",
@@ -77,7 +77,7 @@ def test_direct_reads_and_writes_are_denied(conn: psycopg.Connection, role: str)
 
 
 def test_the_roles_can_use_the_feed(conn: psycopg.Connection) -> None:
-    seed.load(conn, generate(40, 200, 2000, seed=3, days=5))
+    loading.load(conn, generate(40, 200, 2000, seed=3, days=5))
     conn.execute("select recodb.refresh()")
     user, post = conn.execute(
         "select u.id, p.id from users u, posts p order by u.id, p.id limit 1"

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from helpers import count, dump_schema
 
-from recodb import seed
-from recodb.generate import INTERACTION_TYPES, Dataset, generate
+from recodb.data import load as loading
+from recodb.data.dataset import INTERACTION_TYPES, Dataset
+from recodb.data.generate import generate
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -24,7 +25,7 @@ def small() -> Dataset:
 def test_seed_writes_every_row(db_url: str, small: Dataset) -> None:
     schema_before = dump_schema(db_url)
     with psycopg.connect(db_url) as conn:
-        loaded = seed.load(conn, small)
+        loaded = loading.load(conn, small)
         assert loaded.models_removed == 0
         assert loaded.rows == {
             "users": 300,
@@ -66,9 +67,9 @@ def test_seed_writes_every_row(db_url: str, small: Dataset) -> None:
 def test_seeding_again_is_refused_and_changes_nothing(db_url: str, small: Dataset) -> None:
     other = generate(50, 100, 500, seed=4, end=END)
     with psycopg.connect(db_url) as conn:
-        seed.load(conn, small)
-        with pytest.raises(seed.AlreadySeeded, match=r"already holds data.*--replace"):
-            seed.load(conn, other)
+        loading.load(conn, small)
+        with pytest.raises(loading.AlreadySeeded, match=r"already holds data.*--replace"):
+            loading.load(conn, other)
         assert count(conn, "users") == 300
         assert count(conn, "user_interaction") == 20_000
 
@@ -76,8 +77,8 @@ def test_seeding_again_is_refused_and_changes_nothing(db_url: str, small: Datase
 def test_replace_swaps_the_data(db_url: str, small: Dataset) -> None:
     other = generate(50, 100, 500, seed=4, end=END)
     with psycopg.connect(db_url) as conn:
-        seed.load(conn, small)
-        seed.load(conn, other, replace=True)
+        loading.load(conn, small)
+        loading.load(conn, other, replace=True)
         assert count(conn, "users") == 50
         assert count(conn, "posts") == 100
         assert count(conn, "user_interaction") == 500
@@ -89,9 +90,9 @@ def test_a_failed_load_leaves_the_previous_data(db_url: str, small: Dataset) -> 
     broken.post_id[1] = broken.post_id[0]  # the primary key can't be rebuilt
     schema_before = dump_schema(db_url)
     with psycopg.connect(db_url) as conn:
-        seed.load(conn, small)
+        loading.load(conn, small)
         with pytest.raises(psycopg.errors.UniqueViolation):
-            seed.load(conn, broken, replace=True)
+            loading.load(conn, broken, replace=True)
         assert count(conn, "users") == 300
         assert count(conn, "user_interaction") == 20_000
     assert dump_schema(db_url) == schema_before
@@ -99,7 +100,7 @@ def test_a_failed_load_leaves_the_previous_data(db_url: str, small: Dataset) -> 
 
 def test_shift_to_now_moves_every_timestamp(small: Dataset) -> None:
     copy = generate(300, 2000, 20_000, seed=3, topics=8, end=END)
-    delta = seed.shift_to_now(copy)
+    delta = loading.shift_to_now(copy)
     assert delta > 0
     assert np.array_equal(copy.interaction_created - delta, small.interaction_created)
     assert abs(copy.end_us / 1e6 - datetime.now(UTC).timestamp()) < 60

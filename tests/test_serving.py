@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from recodb import seed
-from recodb.generate import generate
-from recodb.train import Params, train
+from recodb.data import load as loading
+from recodb.data.generate import generate
+from recodb.training.fit import Params
+from recodb.training.train import train
 
 REASONS = {"collaborative_filtering", "following", "content", "fresh", "trending"}
 
@@ -28,7 +29,7 @@ def served_url(server_url: str, template_url: str) -> Iterator[str]:
     that change it use their own users, or undo what they change)."""
     for url in _fresh_database(server_url, TEMPLATE):
         with psycopg.connect(url, autocommit=True) as conn:
-            seed.load(conn, generate(400, 3000, 40_000, seed=5, topics=8, days=10))
+            loading.load(conn, generate(400, 3000, 40_000, seed=5, topics=8, days=10))
             train(conn, Params(factors=8, content_dims=8, iterations=10), validate=False)
             conn.execute("select recodb.refresh()")
         yield url
@@ -272,7 +273,7 @@ def test_expired_slates_are_recomputed_and_cleaned(served: psycopg.Connection) -
 
 
 def test_no_model_still_serves(conn: psycopg.Connection) -> None:
-    seed.load(conn, generate(60, 400, 4000, seed=9, days=5))
+    loading.load(conn, generate(60, 400, 4000, seed=9, days=5))
     conn.execute("select recodb.refresh()")
     user = conn.execute("select id from users limit 1").fetchone()[0]
     rows = _feed(conn, user, 30)

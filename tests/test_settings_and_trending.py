@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from recodb import seed
-from recodb.generate import generate
+from recodb.data import load as loading
+from recodb.data.generate import generate
 
 DEFAULTS = {
     "interaction_weights": {"view": 1, "click": 2, "like": 5, "comment": 8, "share": 10},
@@ -64,7 +64,7 @@ def test_unknown_setting_is_refused(conn: psycopg.Connection) -> None:
 
 def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) -> None:
     ds = generate(200, 500, 8000, seed=11, days=10)
-    seed.load(conn, ds)
+    loading.load(conn, ds)
     assert conn.execute("select count(*) from recodb.trending(20)").fetchone()[0] == 0
     with conn.transaction():  # one now() for the refresh and the expectation
         now = conn.execute("select now()").fetchone()[0].timestamp()
@@ -103,7 +103,7 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
 
 
 def test_trending_pages_do_not_overlap(conn: psycopg.Connection) -> None:
-    seed.load(conn, generate(100, 300, 4000, seed=12, days=5))
+    loading.load(conn, generate(100, 300, 4000, seed=12, days=5))
     conn.execute("select recodb.refresh()")
     first = conn.execute("select post_id from recodb.trending(10, 0)").fetchall()
     second = conn.execute("select post_id from recodb.trending(10, 10)").fetchall()

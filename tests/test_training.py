@@ -17,8 +17,10 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from recodb import registry
-from recodb.train import Interactions, Params, confidence_matrix, read_interactions, train
+from recodb.training import registry
+from recodb.training.fit import Params
+from recodb.training.matrix import confidence_matrix, read_interactions, read_settings
+from recodb.training.train import TrainingError, train
 
 GROUPS = ("a", "b")
 WORDS = {"a": "alpine glacier summit ridge crampon", "b": "harbour sailing anchor regatta keel"}
@@ -66,7 +68,7 @@ def two_groups(conn: psycopg.Connection) -> psycopg.Connection:
 
 def _vectors(conn: psycopg.Connection, version: int) -> list[tuple]:
     return conn.execute(
-        registry.vector_table("post", version)
+        registry.model_table(conn, "post", version)
         .as_string(conn)
         .join(["select post_id, cf::text, content::text from ", " order by post_id"])
     ).fetchall()
@@ -80,8 +82,8 @@ def test_model_separates_the_groups(two_groups: psycopg.Connection) -> None:
     conn = two_groups
     result = train(conn, PARAMS)
     assert result.activated and registry.active_version(conn) == result.version
-    posts = registry.vector_table("post", result.version)
-    users = registry.vector_table("user", result.version)
+    posts = registry.model_table(conn, "post", result.version)
+    users = registry.model_table(conn, "user", result.version)
     for g in GROUPS:
         for u in range(12):
             top = conn.execute(
@@ -219,8 +221,7 @@ def test_interrupted_training_leaves_the_active_model(two_groups: psycopg.Connec
     assert registry.active_version(conn) == v1
     assert _similar_posts(conn, _id("pb2")) == before
     # Nothing half-written stays behind.
-    table = registry.vector_table("post", failed).as_string(conn)
-    assert conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None
+    assert conn.execute("select recodb.model_table('post', %s)", (failed,)).fetchone()[0] is None
     with pytest.raises(registry.RegistryError, match="is failed"):
         registry.activate(conn, failed)
 
@@ -238,7 +239,7 @@ def test_a_killed_training_is_marked_failed_by_the_next(two_groups: psycopg.Conn
 def test_one_training_at_a_time(db_url: str, two_groups: psycopg.Connection) -> None:
     with psycopg.connect(db_url, autocommit=True) as other:
         other.execute("select pg_advisory_lock(hashtext('recodb.train'))")
-        with pytest.raises(registry.RegistryError, match="another training is running"):
+        with pytest.raises(TrainingError, match="another training is running"):
             train(two_groups, PARAMS)
 
 
@@ -250,12 +251,12 @@ def test_prune_keeps_the_newest(two_groups: psycopg.Connection) -> None:
     assert removed == [versions[1]]
     remaining = {r["version"]: r["status"] for r in registry.list_versions(conn)}
     assert remaining == {versions[0]: "active", versions[2]: "ready"}
-    table = registry.vector_table("post", versions[1]).as_string(conn)
-    assert conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None
+    gone = conn.execute("select recodb.model_table('post', %s)", (versions[1],)).fetchone()[0]
+    assert gone is None
 
 
 def test_no_interactions_is_a_clear_error(conn: psycopg.Connection) -> None:
-    with pytest.raises(registry.RegistryError, match="no interactions"):
+    with pytest.raises(TrainingError, match="no interactions"):
         train(conn, PARAMS)
     assert registry.list_versions(conn)[0]["status"] == "failed"
 
@@ -267,13 +268,20 @@ def test_confidence_follows_the_settings(two_groups: psycopg.Connection) -> None
     conn.execute(
         "update recodb.setting set value = %s where key = 'interaction_weights'", (Jsonb(weights),)
     )
-    matrix = confidence_matrix(data, weights, 14.0, data.until_us)
-    views_only = Interactions(**{**data.__dict__}).select(data.kind == 0)
+    settings = read_settings(conn)  # what training reads, not the dict above
+    assert settings["interaction_weights"] == weights
+    matrix = confidence_matrix(
+        data, settings["interaction_weights"], settings["training_half_life_days"], data.until_us
+    )
+    views_only = data.select(data.kind == 0)
     view_pairs = set(zip(views_only.user.tolist(), views_only.post.tolist(), strict=True))
     other = data.select(data.kind != 0)
     other_pairs = set(zip(other.user.tolist(), other.post.tolist(), strict=True))
+    assert len(view_pairs - other_pairs) > 10 and len(other_pairs) > 10
     for u, p in view_pairs - other_pairs:
         assert matrix[u, p] == 0  # a weight of 0 removes plain views
+    for u, p in other_pairs:
+        assert matrix[u, p] > 0
     # A week-old like counts half of a fresh one when the half-life is a week.
     fresh = confidence_matrix(data, weights, 7.0, data.until_us)
     later = confidence_matrix(data, weights, 7.0, data.until_us + 7 * 86_400_000_000)
@@ -303,12 +311,12 @@ def test_unknown_ids_and_no_model_give_nothing(two_groups: psycopg.Connection) -
 
 
 def test_reseeding_removes_the_models(two_groups: psycopg.Connection) -> None:
-    from recodb import seed
-    from recodb.generate import generate
+    from recodb.data import load as loading
+    from recodb.data.generate import generate
 
     version = train(two_groups, PARAMS).version
-    loaded = seed.load(two_groups, generate(30, 60, 300, seed=2), replace=True)
+    loaded = loading.load(two_groups, generate(30, 60, 300, seed=2), replace=True)
     assert loaded.models_removed == 1
     assert registry.list_versions(two_groups) == []
-    table = registry.vector_table("post", version).as_string(two_groups)
-    assert two_groups.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None
+    gone = two_groups.execute("select recodb.model_table('post', %s)", (version,)).fetchone()[0]
+    assert gone is None

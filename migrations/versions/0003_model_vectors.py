@@ -1,8 +1,8 @@
 """Trained models: registry columns for vectors and tuning, training settings.
 
-Each model version's vectors live in their own tables, recodb.post_vector_v<N> and
-recodb.user_vector_v<N>, made by `recodb train` (their dimensions differ between versions, and
-an HNSW index needs a fixed dimension). Activating a version is an update of one registry row,
+Each model version's vectors live in their own tables (sql/internal/model_table_name.sql names
+them), made by `recodb train` (their dimensions differ between versions, and an HNSW index
+needs a fixed dimension). Activating a version is an update of one registry row,
 so readers switch atomically and are never blocked.
 
 Revision ID: 0003
@@ -13,7 +13,6 @@ Create Date: 2026-11-26
 import json
 
 from alembic import op
-from psycopg import sql
 
 revision = "0003"
 down_revision = "0002"
@@ -61,11 +60,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = op.get_bind().connection.driver_connection
-    for (name,) in conn.execute(
-        "select relname from pg_class where relnamespace = 'recodb'::regnamespace"
-        " and relkind = 'r' and relname ~ '^(post|user)_vector_v[0-9]+$'"
-    ).fetchall():
-        conn.execute(sql.SQL("drop table recodb.{}").format(sql.Identifier(name)))
+    # sql/ is re-applied after the downgrade steps, so recodb.drop_model_tables() exists here.
+    conn.execute("select recodb.drop_model_tables(version) from recodb.model")
     conn.execute("delete from recodb.model")
     conn.execute("delete from recodb.setting where key = any(%s)", (list(SETTINGS),))
     op.execute(

@@ -4,25 +4,12 @@
 -- An unknown post, a post without a vector, or no active model give no rows.
 create or replace function recodb.similar_posts(p_post_id uuid, p_limit integer default 20)
 returns table (post_id uuid, similarity double precision)
-language plpgsql
+language sql
 stable
 security definer
 set search_path = recodb, public, pg_temp
 as $$
-declare
-    v_version integer;
-begin
-    if p_limit is null or p_limit < 1 or p_limit > 500 then
-        raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
-    end if;
-    select m.version into v_version from recodb.model m where m.status = 'active';
-    if v_version is null or p_post_id is null then
-        return;
-    end if;
-    return query
-    select n.id, n.similarity
-    from recodb.cosine_neighbours('post_vector_v' || v_version, 'post_id', p_post_id, p_limit) n;
-end
+    select n.id, n.similarity from recodb.cosine_neighbours('post', p_post_id, p_limit) n
 $$;
 
 comment on function recodb.similar_posts(uuid, integer) is

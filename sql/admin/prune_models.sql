@@ -22,8 +22,7 @@ begin
         order by version desc
         offset v_keep
     loop
-        execute format('drop table if exists recodb.%I, recodb.%I',
-                       'post_vector_v' || v_version, 'user_vector_v' || v_version);
+        perform recodb.drop_model_tables(v_version);
         delete from recodb.model where version = v_version;
         v_removed := v_removed || v_version;
     end loop;

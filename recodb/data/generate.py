@@ -18,126 +18,18 @@ only it changes between runs on different days.
 
 from __future__ import annotations
 
-import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 from faker import Faker
 from faker.providers.lorem.en_US import Provider as LoremProvider
 
-from recodb.topics import TOPICS
-
-INTERACTION_TYPES = ("view", "click", "like", "comment", "share")
-DAY_US = 86_400 * 1_000_000
-SECOND_US = 1_000_000
-FORMAT_VERSION = 1
+from recodb.data.dataset import DAY_US, FRESHNESS_TAU_US, SECOND_US, Dataset
+from recodb.data.topics import TOPICS
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Dataset:
-    """Generated (or loaded) data; row i of each user array is user i, and so on.
-
-    Timestamps are int64 microseconds since the Unix epoch (UTC); ids are (n, 16) uint8 UUIDs.
-    """
-
-    params: dict
-    topics: list[str]
-    end_us: int
-    user_id: np.ndarray
-    username: list[str]
-    user_created: np.ndarray
-    user_topic_weights: np.ndarray  # (users, topics) float32, rows sum to 1
-    user_activity: np.ndarray  # float32, relative interaction rate
-    post_id: np.ndarray
-    post_author: np.ndarray  # int32 user index
-    post_topic: np.ndarray  # int16
-    post_quality: np.ndarray  # float32
-    post_created: np.ndarray
-    post_text: list[str]
-    follow_src: np.ndarray  # int32 user index (follower)
-    follow_dst: np.ndarray  # int32 user index (followee, an author)
-    follow_created: np.ndarray
-    interaction_id: np.ndarray
-    interaction_user: np.ndarray  # int32
-    interaction_post: np.ndarray  # int32
-    interaction_type: np.ndarray  # int8 index into INTERACTION_TYPES
-    interaction_created: np.ndarray
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_id)
-
-    @property
-    def n_posts(self) -> int:
-        return len(self.post_id)
-
-    @property
-    def n_interactions(self) -> int:
-        return len(self.interaction_id)
-
-    def shift_time(self, delta_us: int) -> None:
-        """Move every timestamp by `delta_us` (to replay an old file as if generated now)."""
-        for name in ("user_created", "post_created", "follow_created", "interaction_created"):
-            setattr(self, name, getattr(self, name) + delta_us)
-        self.end_us += delta_us
-
-    def save(self, path: Path) -> None:
-        """Write an uncompressed .npz (fast to write and read; text stored as UTF-8 blobs)."""
-        arrays = {
-            name: getattr(self, name)
-            for name in self.__dataclass_fields__
-            if isinstance(getattr(self, name), np.ndarray)
-        }
-        for name in ("username", "post_text"):
-            blob, offsets = _pack_strings(getattr(self, name))
-            arrays[f"{name}_blob"], arrays[f"{name}_offsets"] = blob, offsets
-        meta = {
-            "format": "recodb-dataset",
-            "version": FORMAT_VERSION,
-            "params": self.params,
-            "topics": self.topics,
-            "end_us": self.end_us,
-        }
-        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        with path.open("wb") as f:
-            np.savez(f, **arrays)
-
-    @classmethod
-    def load(cls, path: Path) -> Dataset:
-        try:
-            npz = np.load(path, allow_pickle=False)
-            meta = json.loads(npz["meta"].tobytes())
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a recodb dataset file (.npz): {exc}") from exc
-        if meta.get("format") != "recodb-dataset" or meta.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported dataset format {meta.get('format')!r}")
-        kwargs = {
-            name: npz[name]
-            for name in cls.__dataclass_fields__
-            if name in npz.files and name != "meta"
-        }
-        for name in ("username", "post_text"):
-            kwargs[name] = _unpack_strings(npz[f"{name}_blob"], npz[f"{name}_offsets"])
-        return cls(params=meta["params"], topics=meta["topics"], end_us=meta["end_us"], **kwargs)
-
-
-def _pack_strings(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    encoded = [v.encode() for v in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
-
-
-def _unpack_strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
-    data = blob.tobytes()
-    bounds = offsets.tolist()
-    return [data[a:b].decode() for a, b in itertools.pairwise(bounds)]
 
 
 def random_uuids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -264,17 +156,18 @@ def generate(
     inter = _interactions(
         rng,
         interactions,
-        days,
-        end_us,
-        prefs,
-        activity,
-        post_topic,
-        post_quality,
-        post_created,
-        post_author,
-        follow_src,
-        follow_dst,
-        users,
+        _World(
+            days=days,
+            end_us=end_us,
+            prefs=prefs,
+            activity=activity,
+            post_topic=post_topic,
+            post_quality=post_quality,
+            post_created=post_created,
+            post_author=post_author,
+            follow_src=follow_src,
+            follow_dst=follow_dst,
+        ),
     )
     inter_user, inter_post, inter_type, inter_created = inter
     interaction_id = random_uuids(rng, len(inter_user))
@@ -376,7 +269,7 @@ class _RecentPosts:
     """
 
     BUCKET_US = 6 * 3600 * SECOND_US
-    TAU_US = int(1.5 * DAY_US)
+    TAU_US = FRESHNESS_TAU_US
     HORIZON_US = 10 * DAY_US
 
     def __init__(self, group: np.ndarray, created: np.ndarray, quality: np.ndarray, n_groups: int):
@@ -410,34 +303,39 @@ class _RecentPosts:
         return out
 
 
-def _interactions(
-    rng,
-    n_rows,
-    days,
-    end_us,
-    prefs,
-    activity,
-    post_topic,
-    post_quality,
-    post_created,
-    post_author,
-    follow_src,
-    follow_dst,
-    n_users,
-):
+@dataclass(frozen=True)
+class _World:
+    """What impressions are drawn from: users' tastes, the posts, who follows whom, when."""
+
+    days: int
+    end_us: int
+    prefs: np.ndarray
+    activity: np.ndarray
+    post_topic: np.ndarray
+    post_quality: np.ndarray
+    post_created: np.ndarray
+    post_author: np.ndarray
+    follow_src: np.ndarray
+    follow_dst: np.ndarray
+
+
+def _interactions(rng: np.random.Generator, n_rows: int, world: _World):
     """Impressions, each going down the funnel, until exactly `n_rows` rows exist."""
+    days, end_us, prefs = world.days, world.end_us, world.prefs
+    post_topic, post_created, post_author = world.post_topic, world.post_created, world.post_author
+    n_users = len(prefs)
     topics = prefs.shape[1]
     n_posts = len(post_topic)
     empty = np.empty(0, dtype=np.int32)
     if n_rows == 0:
         return empty, empty, np.empty(0, np.int8), np.empty(0, np.int64)
-    user_cum = np.cumsum(activity.astype(np.float64))
+    user_cum = np.cumsum(world.activity.astype(np.float64))
     pref_cum = np.cumsum(prefs, axis=1)
     pref_max = prefs.max(axis=1)
-    quality = post_quality.astype(np.float64)
+    quality = world.post_quality.astype(np.float64)
     by_topic = _RecentPosts(post_topic, post_created, quality, topics)
     everything = _RecentPosts(np.zeros(n_posts, np.int64), post_created, quality, 1)
-    follow_ptr, follow_to = _csr(follow_src, follow_dst, n_users)
+    follow_ptr, follow_to = _csr(world.follow_src, world.follow_dst, n_users)
     # Posts by (author, creation time), to find an author's recent posts with one searchsorted.
     by_author = np.lexsort((post_created, post_author))
     author_key = (

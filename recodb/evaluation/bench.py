@@ -14,7 +14,9 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from recodb import db, registry
+from recodb import db
+from recodb.errors import RecodbError
+from recodb.training import registry
 
 Step = Callable[[str], None]
 
@@ -59,7 +61,9 @@ def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50)
         "select v.post_id from {} v, {} u where u.user_id = %(user)s"
         " and v.cf is not null and v.post_id <> all (array(select i.post_id"
         " from user_interaction i where i.user_id = %(user)s)) order by v.cf <#> u.cf limit %(k)s"
-    ).format(registry.vector_table("post", version), registry.vector_table("user", version))
+    ).format(
+        registry.model_table(conn, "post", version), registry.model_table(conn, "user", version)
+    )
     recalls = []
     settings = hnsw_settings(conn)
     for user in users:
@@ -83,7 +87,7 @@ def run(
     with database.connect(autocommit=True) as conn:
         version = registry.active_version(conn)
         if version is None:
-            raise registry.RegistryError("no active model: run `recodb train` first")
+            raise RecodbError("no active model: run `recodb train` first")
         scale = dict(
             zip(
                 ("users", "posts", "interactions"),
@@ -106,7 +110,7 @@ def run(
                 sql.SQL(
                     "select post_id from {} where cf is not null"
                     " order by md5(post_id::text || %s) limit %s"
-                ).format(registry.vector_table("post", version)),
+                ).format(registry.model_table(conn, "post", version)),
                 (str(seed), queries),
             )
         ]
@@ -132,7 +136,7 @@ def run(
             for r in conn.execute(
                 sql.SQL(
                     "select user_id from {} order by md5(user_id::text || %s) limit 200"
-                ).format(registry.vector_table("user", version)),
+                ).format(registry.model_table(conn, "user", version)),
                 (str(seed),),
             )
         ]

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recodb.generate import DAY_US, INTERACTION_TYPES, Dataset, generate
-from recodb.topics import TOPICS
+from recodb.data.dataset import DAY_US, INTERACTION_TYPES, Dataset, DatasetFileError
+from recodb.data.generate import generate
+from recodb.data.topics import TOPICS
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -149,7 +150,7 @@ def test_file_round_trip(ds: Dataset, tmp_path: Path) -> None:
 def test_not_a_dataset_file(tmp_path: Path) -> None:
     path = tmp_path / "x.npz"
     path.write_text("hello")
-    with pytest.raises(ValueError, match="not a recodb dataset"):
+    with pytest.raises(DatasetFileError, match="not a recodb dataset"):
         Dataset.load(path)
 
 

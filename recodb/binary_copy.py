@@ -203,7 +203,7 @@ def _variants(col: Column) -> np.ndarray | None:
 
 def copy_arrays(
     conn: psycopg.Connection,
-    table: str,
+    table: str | sql.Composable,
     columns: dict[str, Column],
     *,
     on_rows: Callable[[int], None] | None = None,
@@ -214,14 +214,18 @@ def copy_arrays(
     """
     lengths = {n for n in map(_length, columns.values()) if n is not None}
     if len(lengths) != 1:
-        raise ValueError(f"columns of {table} differ in length: {sorted(lengths)}")
+        raise ValueError(f"columns differ in length: {sorted(lengths)}")
     total = lengths.pop()
     has_text = any(isinstance(col, Text) for col in columns.values())
     grouped = {name: v for name, col in columns.items() if (v := _variants(col)) is not None}
     if grouped and has_text:
         raise ValueError("Category and nullable Vector columns can't be combined with Text")
 
-    target = sql.SQL(".").join(map(sql.Identifier, table.split(".")))
+    target = (
+        sql.SQL(".").join(map(sql.Identifier, table.split(".")))
+        if isinstance(table, str)
+        else table
+    )
     statement = sql.SQL("copy {} ({}) from stdin with (format binary)").format(
         target, sql.SQL(", ").join(map(sql.Identifier, columns))
     )

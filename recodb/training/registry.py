@@ -17,18 +17,19 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from recodb import pgcopy
+from recodb import binary_copy
+from recodb.errors import RecodbError
 
 
-class RegistryError(RuntimeError):
-    """A registry operation that can't be done (with the reason)."""
+class RegistryError(RecodbError):
+    """A registry operation that can't be done (with the reason the database gave)."""
 
 
-def vector_table(kind: str, version: int) -> sql.Identifier:
-    """recodb.post_vector_v<N> or recodb.user_vector_v<N>."""
-    if kind not in ("post", "user"):
-        raise ValueError(kind)
-    return sql.Identifier("recodb", f"{kind}_vector_v{int(version)}")
+def model_table(conn: psycopg.Connection, kind: str, version: int) -> sql.Composable:
+    """A version's post or user vector table, to compose into a query; the naming rule is
+    `recodb.model_table_name()`'s (which quotes it as an identifier)."""
+    name = conn.execute("select recodb.model_table_name(%s, %s)", (kind, version)).fetchone()[0]
+    return sql.SQL(name)
 
 
 def create_version(conn: psycopg.Connection, params) -> int:
@@ -74,41 +75,29 @@ def write_vectors(
     user_content_null: np.ndarray,
 ) -> None:
     """Create the version's tables and COPY the vectors in (inside the caller's transaction)."""
-
-    def vector_type(dims: int) -> sql.Composable:
-        # A column without vectors (no text to learn from) is left untyped and all NULL.
-        return sql.SQL("vector({})").format(sql.Literal(dims)) if dims else sql.SQL("vector")
-
-    f, k = post_cf.shape[1], post_content.shape[1]
     conn.execute(
-        sql.SQL("create table {} (post_id uuid not null, cf {}, content {})").format(
-            vector_table("post", version), vector_type(f), vector_type(k)
-        )
-    )
-    conn.execute(
-        sql.SQL("create table {} (user_id uuid not null, cf {} not null, content {})").format(
-            vector_table("user", version), vector_type(f), vector_type(k)
-        )
+        "select recodb.create_model_tables(%s, %s, %s)",
+        (version, post_cf.shape[1], post_content.shape[1]),
     )
 
-    def content(values: np.ndarray, null: np.ndarray) -> pgcopy.Column:
-        return pgcopy.Vector(values, null) if values.shape[1] else pgcopy.Null()
+    def content(values: np.ndarray, null: np.ndarray) -> binary_copy.Column:
+        return binary_copy.Vector(values, null) if values.shape[1] else binary_copy.Null()
 
-    pgcopy.copy_arrays(
+    binary_copy.copy_arrays(
         conn,
-        f"recodb.post_vector_v{int(version)}",
+        model_table(conn, "post", version),
         {
-            "post_id": pgcopy.Uuid(post_ids),
-            "cf": pgcopy.Vector(post_cf, post_cf_null),
+            "post_id": binary_copy.Uuid(post_ids),
+            "cf": binary_copy.Vector(post_cf, post_cf_null),
             "content": content(post_content, post_content_null),
         },
     )
-    pgcopy.copy_arrays(
+    binary_copy.copy_arrays(
         conn,
-        f"recodb.user_vector_v{int(version)}",
+        model_table(conn, "user", version),
         {
-            "user_id": pgcopy.Uuid(user_ids),
-            "cf": pgcopy.Vector(user_cf),
+            "user_id": binary_copy.Uuid(user_ids),
+            "cf": binary_copy.Vector(user_cf),
             "content": content(user_content, user_content_null),
         },
     )
@@ -117,41 +106,11 @@ def write_vectors(
 def build_indexes(
     conn: psycopg.Connection, version: int, on_step: Callable[[str], None] | None = None
 ) -> None:
-    """Keys, then HNSW: inner product for user→post, cosine for post↔post, user↔user and
-    user profile→post text."""
+    """Keys, HNSW graphs and statistics, one `recodb.model_index_steps()` step at a time."""
     step = on_step or (lambda _: None)
-    posts, users = vector_table("post", version), vector_table("user", version)
-    name = f"v{int(version)}"
-    # The graph builds fastest when it fits in memory (pgvector warns when it doesn't).
-    conn.execute("set local maintenance_work_mem = '2GB'")
-    conn.execute("set local max_parallel_maintenance_workers = 1")
-    statements = [
-        ("post keys", "alter table {} add primary key (post_id)", posts, None),
-        ("user keys", "alter table {} add primary key (user_id)", users, None),
-        ("HNSW post inner product", "create index {} on {} using hnsw (cf vector_ip_ops)",
-         posts, f"post_vector_{name}_cf_ip"),
-        ("HNSW post cosine", "create index {} on {} using hnsw (cf vector_cosine_ops)",
-         posts, f"post_vector_{name}_cf_cos"),
-        ("HNSW post content", "create index {} on {} using hnsw (content vector_cosine_ops)",
-         posts, f"post_vector_{name}_content_cos"),
-        ("HNSW user cosine", "create index {} on {} using hnsw (cf vector_cosine_ops)",
-         users, f"user_vector_{name}_cf_cos"),
-    ]  # fmt: skip
-    has_content = conn.execute(
-        "select atttypmod > 0 from pg_attribute where attrelid = %s::regclass"
-        " and attname = 'content'",
-        (posts.as_string(conn),),
-    ).fetchone()[0]
-    for label, template, table, index in statements:
-        if label == "HNSW post content" and not has_content:
-            continue  # no text vectors in this version
-        step(label)
-        if index is None:
-            conn.execute(sql.SQL(template).format(table))
-        else:
-            conn.execute(sql.SQL(template).format(sql.Identifier(index), table))
-    for table in (posts, users):
-        conn.execute(sql.SQL("analyze {}").format(table))
+    for (name,) in conn.execute("select step from recodb.model_index_steps()").fetchall():
+        step(name)
+        conn.execute("select recodb.index_model_table(%s, %s)", (version, name))
 
 
 def _call(conn: psycopg.Connection, query: str, args: tuple = ()):
@@ -177,15 +136,11 @@ def prune(conn: psycopg.Connection, keep: int | None = None) -> list[int]:
 
 def remove_all(conn: psycopg.Connection) -> int:
     """Drop every model version (vectors and registry rows), in the caller's transaction."""
-    versions = [r[0] for r in conn.execute("select version from recodb.model").fetchall()]
-    for version in versions:
-        conn.execute(
-            sql.SQL("drop table if exists {}, {}").format(
-                vector_table("post", version), vector_table("user", version)
-            )
-        )
+    removed = conn.execute(
+        "select count(recodb.drop_model_tables(version)) from recodb.model"
+    ).fetchone()[0]
     conn.execute("delete from recodb.model")
-    return len(versions)
+    return removed
 
 
 def active_version(conn: psycopg.Connection) -> int | None:

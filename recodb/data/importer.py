@@ -31,7 +31,8 @@ from typing import TextIO
 import psycopg
 from psycopg import sql
 
-from recodb.generate import INTERACTION_TYPES
+from recodb.data.dataset import INTERACTION_TYPES
+from recodb.errors import RecodbError
 
 NAMESPACE = uuid.UUID("6f1c3f0e-3c1a-5d2e-9a57-7265636f6462")  # fixed forever: ids depend on it
 FORMATS = ("movielens", "csv")
@@ -43,11 +44,11 @@ TYPE_COLUMNS = ("interaction_type", "type", "event")
 TIME_COLUMNS = ("timestamp", "created_at", "time")
 
 
-class ImportFileError(ValueError):
+class ImportFileError(RecodbError):
     """A problem in the input file, located by line."""
 
     def __init__(self, path: Path, line: int | None, message: str):
-        self.path, self.line = path, line
+        self.path, self.line, self.reason = path, line, message
         where = f"{path.name} line {line}" if line else path.name
         super().__init__(f"{where}: {message}")
 
@@ -83,7 +84,8 @@ class ParsedLog:
         return len(self.users)
 
 
-def _parse_time(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
+    """Unix seconds or ISO 8601 (UTC unless it says otherwise); ValueError when neither."""
     value = value.strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", value):
         return datetime.fromtimestamp(float(value), UTC)
@@ -198,7 +200,7 @@ def _parse_into(log: ParsedLog, path: Path, handle: TextIO, fmt: str) -> None:
             else:
                 raise ImportFileError(path, line, "neither a rating nor an interaction_type")
             try:
-                when = _parse_time(fields[cols["time"]])
+                when = parse_time(fields[cols["time"]])
             except (ValueError, OverflowError, OSError):
                 raise ImportFileError(
                     path, line, f"bad timestamp {fields[cols['time']]!r} (unix seconds or ISO 8601)"

@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,18 +25,21 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from recodb import db, importer, registry, schema
+from recodb import db, schema
 from recodb.bulkload import bulk_load
-from recodb.generate import INTERACTION_TYPES
-from recodb.metrics import coverage, mean_metrics
-from recodb.train import (
+from recodb.data import importer
+from recodb.data.dataset import FRESHNESS_TAU_US, INTERACTION_TYPES
+from recodb.errors import RecodbError
+from recodb.evaluation.metrics import coverage, mean_metrics
+from recodb.training import registry
+from recodb.training.fit import Params
+from recodb.training.matrix import (
     RELEVANT_TYPES,
-    Params,
     confidence_matrix,
     read_interactions,
     read_settings,
-    train,
 )
+from recodb.training.train import train
 
 Step = Callable[[str], None]
 # (collaborative, content, recency) blends and recency half-lives tried by --tune-blend.
@@ -45,6 +48,23 @@ BLENDS = [
     (0.3, 0.2, 0.5), (0.5, 0.1, 0.4), (0.4, 0.3, 0.3), (0.5, 0.0, 0.5),
 ]  # fmt: skip
 HALF_LIVES = [12, 24, 48]
+
+
+class EvaluationError(RecodbError):
+    """An evaluation that can't run on this data (with why)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How an evaluation runs, whatever the data source."""
+
+    ks: tuple[int, ...] = (5, 10, 20)
+    max_users: int = 1000  # test users scored at most (a seeded sample)
+    params: Params | None = None  # None: the active model's parameters, else the defaults
+    seed: int = 42
+    keep_scratch: bool = False
+    tune_blend: bool = False
+    on_step: Step | None = None
 
 
 @dataclass
@@ -220,7 +240,7 @@ def _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid):
         )
     }
     ages = dict(scratch.execute("select id, extract(epoch from now() - created_at) from posts"))
-    tau = 1.5 * 86_400  # the generator's freshness time constant (generate._RecentPosts)
+    tau = FRESHNESS_TAU_US / 1e6  # the generator's own freshness time constant
     known = [i for i, p in enumerate(post_uuid) if p in post_truth]
     topic = np.array([post_truth[post_uuid[i]][0] for i in known])
     base = np.array(
@@ -245,28 +265,22 @@ def _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid):
 
 
 def evaluate(
-    database: db.Database,
-    *,
-    test_days: float = 2.0,
-    ks: tuple[int, ...] = (5, 10, 20),
-    max_users: int = 1000,
-    params: Params | None = None,
-    seed: int = 42,
-    keep_scratch: bool = False,
-    tune_blend: bool = False,
-    on_step: Step | None = None,
+    database: db.Database, *, test_days: float = 2.0, options: Options | None = None
 ) -> Report:
     """Evaluate the serving path on the database's own data, split in time."""
+    options = options or Options()
     with database.connect(autocommit=True) as src:
         last = src.execute("select max(created_at) from user_interaction").fetchone()[0]
         if last is None:
-            raise registry.RegistryError("there are no interactions to evaluate on")
+            raise EvaluationError("there are no interactions to evaluate on")
         split = last - timedelta(days=test_days)
-        if params is None:
+        if options.params is None:
             active = src.execute(
                 "select algorithm, params from recodb.model where status = 'active'"
             ).fetchone()
-            params = _params_of(active) if active else Params(seed=seed)
+            options = replace(
+                options, params=_params_of(active) if active else Params(seed=options.seed)
+            )
         relevant = _relevant_after(src, split, last)
         has_truth = src.execute("select exists (select from recodb.synthetic_user)").fetchone()[0]
 
@@ -276,8 +290,7 @@ def evaluate(
 
     truth = database.connect(autocommit=True) if has_truth else None
     try:
-        return _run(database, load, relevant, split, params, ks, max_users, seed, keep_scratch,
-                    truth, on_step, tune_blend)  # fmt: skip
+        return _run(database, load, relevant, split, options, truth)
     finally:
         if truth is not None:
             truth.close()
@@ -289,15 +302,10 @@ def evaluate_files(
     test_path: Path,
     fmt: str,
     *,
-    ks: tuple[int, ...] = (5, 10, 20),
-    max_users: int = 1000,
-    params: Params | None = None,
-    seed: int = 42,
-    keep_scratch: bool = False,
-    tune_blend: bool = False,
-    on_step: Step | None = None,
+    options: Options | None = None,
 ) -> Report:
     """Evaluate on a split given as two interaction logs (the import formats)."""
+    options = options or Options()
     past = importer.parse(train_path, fmt)
     future = importer.parse(test_path, fmt)
     split = max(past.times)
@@ -318,8 +326,8 @@ def evaluate_files(
         past.times = [t + (now - split) for t in past.times]
         importer.load(dst, past, source=fmt)
 
-    return _run(database, load, relevant, split, params or Params(seed=seed), ks, max_users,
-                seed, keep_scratch, None, on_step, tune_blend)  # fmt: skip
+    options = replace(options, params=options.params or Params(seed=options.seed))
+    return _run(database, load, relevant, split, options, None)
 
 
 def _run(
@@ -327,22 +335,18 @@ def _run(
     load: Callable[[psycopg.Connection], None],
     relevant: dict[uuid.UUID, set[uuid.UUID]],
     split: datetime,
-    params: Params,
-    ks: tuple[int, ...],
-    max_users: int,
-    seed: int,
-    keep_scratch: bool,
+    options: Options,
     truth_conn: psycopg.Connection | None,
-    on_step: Step | None,
-    tune_blend: bool = False,
 ) -> Report:
     """Load the past into a scratch database, train, serve the test users, score everyone."""
-    step = on_step or (lambda _: None)
+    step = options.on_step or (lambda _: None)
+    ks, max_users, seed, params = options.ks, options.max_users, options.seed, options.params
+    assert params is not None
     timings: dict[str, float] = {}
     started = time.perf_counter()
     users = sorted(relevant)
     if not users:
-        raise registry.RegistryError(f"no user interacted with an existing post after {split}")
+        raise EvaluationError(f"no user interacted with an existing post after {split}")
     if len(users) > max_users:
         picked = np.random.default_rng(seed).choice(len(users), max_users, replace=False)
         users = sorted(users[i] for i in picked)
@@ -353,7 +357,7 @@ def _run(
     try:
         db.create_database_if_missing(server, name)
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise registry.RegistryError(
+        raise EvaluationError(
             "evaluation needs to create a scratch database (CREATEDB privilege)"
         ) from exc
     scratch_url = db.with_dbname(server, name)
@@ -376,7 +380,7 @@ def _run(
             rankings: dict[str, dict] = {"recodb": _serve(dst, users, kmax)}
             timings["serve"] = round(time.perf_counter() - t, 2)
             blend_search = []
-            if tune_blend:
+            if options.tune_blend:
                 t = time.perf_counter()
                 blend_search = _search_blend(dst, users, kmax, relevant, ks, step)
                 timings["tune blend"] = round(time.perf_counter() - t, 2)
@@ -386,7 +390,7 @@ def _run(
             rankings |= _baselines(dst, users, kmax, seed, truth_conn)
             timings["baselines"] = round(time.perf_counter() - t, 2)
     finally:
-        if not keep_scratch:
+        if not options.keep_scratch:
             with psycopg.connect(server, autocommit=True) as conn:
                 conn.execute(
                     sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
@@ -400,7 +404,7 @@ def _run(
     described = params.model_params() | {"algorithm": params.algorithm}
     return Report(
         split, len(users), catalogue, list(ks), metrics, described, timings,
-        scratch_url if keep_scratch else None, blend_search,
+        scratch_url if options.keep_scratch else None, blend_search,
     )  # fmt: skip
 
 
@@ -415,8 +419,16 @@ def _serve(conn: psycopg.Connection, users: list, k: int) -> dict:
     }
 
 
+def _set_blend(conn: psycopg.Connection, blend_weights: dict, half_life_hours: float) -> None:
+    with conn.transaction():
+        for key, value in (("blend_weights", blend_weights),
+                           ("recency_half_life_hours", half_life_hours)):  # fmt: skip
+            conn.execute("update recodb.setting set value = %s where key = %s", (Jsonb(value), key))
+
+
 def _search_blend(conn, users, kmax, relevant, ks, step) -> list[dict]:
-    """Serve the test users under each blend and half-life; results best first by NDCG."""
+    """Serve the test users under each blend and half-life; results best first by NDCG.
+    The settings are restored afterwards, whatever happens."""
     mid = 10 if 10 in ks else ks[len(ks) // 2]
     saved = dict(
         conn.execute(
@@ -429,35 +441,20 @@ def _search_blend(conn, users, kmax, relevant, ks, step) -> list[dict]:
         for n, ((c, t, r), hours) in enumerate(itertools.product(BLENDS, HALF_LIVES), 1):
             step(f"blend {n}/{len(BLENDS) * len(HALF_LIVES)}")
             weights = {"collaborative": c, "content": t, "recency": r}
-            conn.execute(
-                "update recodb.setting set value = %s where key = 'blend_weights'",
-                (Jsonb(weights),),
-            )
-            conn.execute(
-                "update recodb.setting set value = %s where key = 'recency_half_life_hours'",
-                (Jsonb(hours),),
-            )
+            _set_blend(conn, weights, hours)
             metrics = mean_metrics(_serve(conn, users, kmax), relevant, ks)
             results.append(
                 {"blend_weights": weights, "recency_half_life_hours": hours, "metrics": metrics}
             )
     finally:
-        for key, value in saved.items():
-            conn.execute("update recodb.setting set value = %s where key = %s", (Jsonb(value), key))
+        _set_blend(conn, saved["blend_weights"], saved["recency_half_life_hours"])
     return sorted(results, key=lambda r: -r["metrics"][f"ndcg@{mid}"])
 
 
 def apply_blend(database: db.Database, best: dict) -> None:
     """Write a blend found by the search into the database's settings."""
-    with database.connect(autocommit=True) as conn, conn.transaction():
-        conn.execute(
-            "update recodb.setting set value = %s where key = 'blend_weights'",
-            (Jsonb(best["blend_weights"]),),
-        )
-        conn.execute(
-            "update recodb.setting set value = %s where key = 'recency_half_life_hours'",
-            (Jsonb(best["recency_half_life_hours"]),),
-        )
+    with database.connect(autocommit=True) as conn:
+        _set_blend(conn, best["blend_weights"], best["recency_half_life_hours"])
 
 
 def _params_of(row) -> Params:

@@ -1,4 +1,5 @@
-"""Load a generated Dataset into the database (users, posts, follows, interactions, truth)."""
+"""Load a generated Dataset into the database (users, posts, follows, interactions, truth)
+with binary COPY, in one transaction (`recodb seed`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from recodb import pgcopy, registry
+from recodb import binary_copy
 from recodb.bulkload import bulk_load
-from recodb.generate import INTERACTION_TYPES, Dataset
+from recodb.data.dataset import INTERACTION_TYPES, Dataset
+from recodb.errors import RecodbError
+from recodb.training import registry
 
 APP_TABLES = ("users", "posts", "follows", "user_interaction", "user_recommendation")
 TRUTH_TABLES = ("recodb.synthetic_user", "recodb.synthetic_post", "recodb.synthetic_dataset")
@@ -24,7 +27,7 @@ class Loaded:
     models_removed: int
 
 
-class AlreadySeeded(RuntimeError):
+class AlreadySeeded(RecodbError):
     """The database holds data and the caller did not ask to replace it."""
 
 
@@ -73,36 +76,36 @@ def load(
         removed = registry.remove_all(conn)
         with bulk_load(conn, APP_TABLES + TRUTH_TABLES, on_step=step):
             step("users")
-            counts["users"] = pgcopy.copy_arrays(
+            counts["users"] = binary_copy.copy_arrays(
                 conn,
                 "users",
                 {
-                    "id": pgcopy.Uuid(ds.user_id),
-                    "username": pgcopy.Text(ds.username),
-                    "created_at": pgcopy.Timestamp(ds.user_created),
+                    "id": binary_copy.Uuid(ds.user_id),
+                    "username": binary_copy.Text(ds.username),
+                    "created_at": binary_copy.Timestamp(ds.user_created),
                 },
                 on_rows=lambda k: rows("users", k),
             )
             step("posts")
-            counts["posts"] = pgcopy.copy_arrays(
+            counts["posts"] = binary_copy.copy_arrays(
                 conn,
                 "posts",
                 {
-                    "id": pgcopy.Uuid(ds.post_id),
-                    "author_id": pgcopy.Uuid(ds.user_id[ds.post_author]),
-                    "created_at": pgcopy.Timestamp(ds.post_created),
-                    "content": pgcopy.Text(ds.post_text),
+                    "id": binary_copy.Uuid(ds.post_id),
+                    "author_id": binary_copy.Uuid(ds.user_id[ds.post_author]),
+                    "created_at": binary_copy.Timestamp(ds.post_created),
+                    "content": binary_copy.Text(ds.post_text),
                 },
                 on_rows=lambda k: rows("posts", k),
             )
             step("follows")
-            counts["follows"] = pgcopy.copy_arrays(
+            counts["follows"] = binary_copy.copy_arrays(
                 conn,
                 "follows",
                 {
-                    "follower_id": pgcopy.Uuid(ds.user_id[ds.follow_src]),
-                    "followee_id": pgcopy.Uuid(ds.user_id[ds.follow_dst]),
-                    "created_at": pgcopy.Timestamp(ds.follow_created),
+                    "follower_id": binary_copy.Uuid(ds.user_id[ds.follow_src]),
+                    "followee_id": binary_copy.Uuid(ds.user_id[ds.follow_dst]),
+                    "created_at": binary_copy.Timestamp(ds.follow_created),
                 },
                 on_rows=lambda k: rows("follows", k),
             )
@@ -119,15 +122,17 @@ def _copy_interactions(conn, ds: Dataset, rows) -> int:
     chunk = 2_000_000
     for start in range(0, ds.n_interactions, chunk):
         part = slice(start, start + chunk)
-        total += pgcopy.copy_arrays(
+        total += binary_copy.copy_arrays(
             conn,
             "user_interaction",
             {
-                "id": pgcopy.Uuid(ds.interaction_id[part]),
-                "user_id": pgcopy.Uuid(ds.user_id[ds.interaction_user[part]]),
-                "post_id": pgcopy.Uuid(ds.post_id[ds.interaction_post[part]]),
-                "interaction_type": pgcopy.Category(ds.interaction_type[part], INTERACTION_TYPES),
-                "created_at": pgcopy.Timestamp(ds.interaction_created[part]),
+                "id": binary_copy.Uuid(ds.interaction_id[part]),
+                "user_id": binary_copy.Uuid(ds.user_id[ds.interaction_user[part]]),
+                "post_id": binary_copy.Uuid(ds.post_id[ds.interaction_post[part]]),
+                "interaction_type": binary_copy.Category(
+                    ds.interaction_type[part], INTERACTION_TYPES
+                ),
+                "created_at": binary_copy.Timestamp(ds.interaction_created[part]),
             },
             on_rows=lambda k: rows("user_interaction", k),
         )
@@ -135,22 +140,22 @@ def _copy_interactions(conn, ds: Dataset, rows) -> int:
 
 
 def _copy_truth(conn, ds: Dataset) -> None:
-    pgcopy.copy_arrays(
+    binary_copy.copy_arrays(
         conn,
         "recodb.synthetic_user",
         {
-            "user_id": pgcopy.Uuid(ds.user_id),
-            "topic_weights": pgcopy.RealArray(ds.user_topic_weights),
-            "activity": pgcopy.Float(ds.user_activity, 4),
+            "user_id": binary_copy.Uuid(ds.user_id),
+            "topic_weights": binary_copy.RealArray(ds.user_topic_weights),
+            "activity": binary_copy.Float(ds.user_activity, 4),
         },
     )
-    pgcopy.copy_arrays(
+    binary_copy.copy_arrays(
         conn,
         "recodb.synthetic_post",
         {
-            "post_id": pgcopy.Uuid(ds.post_id),
-            "topic": pgcopy.Int(ds.post_topic, 2),
-            "quality": pgcopy.Float(ds.post_quality, 4),
+            "post_id": binary_copy.Uuid(ds.post_id),
+            "topic": binary_copy.Int(ds.post_topic, 2),
+            "quality": binary_copy.Float(ds.post_quality, 4),
         },
     )
     conn.execute(

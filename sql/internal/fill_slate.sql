@@ -43,8 +43,8 @@ declare
 begin
     select * into v_model from recodb.model m where m.version = p_version;
     if v_model.version is not null then
-        v_posts := format('recodb.%I', 'post_vector_v' || v_model.version);
-        v_users := format('recodb.%I', 'user_vector_v' || v_model.version);
+        v_posts := recodb.model_table_name('post', v_model.version);
+        v_users := recodb.model_table_name('user', v_model.version);
         -- The user's vectors: trained, plus what they did since, folded in.
         execute format(
             $q$
@@ -166,8 +166,8 @@ begin
                    c.support,
                    t.velocity,
                    greatest(1 - (v.content <=> $3), 0) as content,
-                   exp(ln(0.5) * greatest(extract(epoch from now() - p.created_at), 0)
-                       / 3600.0 / $9) as recency
+                   recodb.decay(extract(epoch from now() - p.created_at), 3600 * $9)
+                       as recency
             from candidates c
             join posts p on p.id = c.post_id
             left join %1$s v on v.post_id = c.post_id
@@ -237,8 +237,8 @@ begin
             (user_id, post_id, score, reason, model_version, generated_at, expires_at)
         select p_user_id, n.id,
                p_ceiling * v_weights[3]
-                   * exp(ln(0.5) * greatest(extract(epoch from now() - n.created_at), 0) / 3600.0
-                         / (p_settings ->> 'recency_half_life_hours')::float8)
+                   * recodb.decay(extract(epoch from now() - n.created_at),
+                                  3600 * (p_settings ->> 'recency_half_life_hours')::float8)
                    / (v_weights[1] + v_weights[2] + v_weights[3]),
                'fresh', v_model.version, now(),
                now() + make_interval(secs => (p_settings ->> 'slate_ttl_seconds')::float8)

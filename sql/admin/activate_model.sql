@@ -22,8 +22,8 @@ begin
         raise exception 'model version % is %; only a ready or retired version can be activated',
             p_version, v_status using errcode = '22023';
     end if;
-    if to_regclass(format('recodb.%I', 'post_vector_v' || p_version)) is null
-       or to_regclass(format('recodb.%I', 'user_vector_v' || p_version)) is null then
+    if recodb.model_table('post', p_version) is null
+       or recodb.model_table('user', p_version) is null then
         raise exception 'the vectors of model version % are gone', p_version
             using errcode = '22023';
     end if;

@@ -1,0 +1,3 @@
+from recodb.cli import main
+
+main()

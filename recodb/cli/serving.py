@@ -1,0 +1,236 @@
+"""`recodb refresh`, `evaluate` and `bench`: keeping the engine fresh and measuring it."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from recodb import db
+from recodb.cli.common import Seed, console, migrated_database, progress
+from recodb.cli.data import generate_with_progress
+from recodb.config import Settings
+from recodb.errors import RecodbError
+
+app = typer.Typer()
+
+
+@app.command("refresh")
+def refresh_command(
+    every: Annotated[
+        float | None,
+        typer.Option(min=1, help="Refresh in a loop every SECONDS (a cron of its own)."),
+    ] = None,
+    pg_cron: Annotated[
+        bool, typer.Option("--pg-cron", help="Schedule the refresh in the database with pg_cron.")
+    ] = False,
+) -> None:
+    """Refresh the engagement views concurrently and delete expired feed slates."""
+    target = migrated_database()
+    if pg_cron:
+        _schedule_pg_cron(target, every or 60)
+        return
+    while True:
+        started = time.perf_counter()
+        with target.connect(autocommit=True) as conn:
+            steps = conn.execute("select step, seconds from recodb.refresh()").fetchall()
+        took = time.perf_counter() - started
+        console.print(
+            f"refreshed in {took:.2f} s: " + ", ".join(f"{s} {sec:.2f} s" for s, sec in steps),
+            highlight=False,
+        )
+        if every is None:
+            return
+        time.sleep(max(0.0, every - took))
+
+
+def _schedule_pg_cron(target: db.Database, every: float) -> None:
+    with target.connect(autocommit=True) as conn:
+        available = conn.execute(
+            "select installed_version from pg_available_extensions where name = 'pg_cron'"
+        ).fetchone()
+        if available is None:
+            raise RecodbError(
+                "pg_cron is not available on this server (the embedded PostgreSQL does not ship "
+                "it): use `recodb refresh --every SECONDS`, or cron running `recodb refresh`"
+            )
+        if available[0] is None:
+            raise RecodbError(
+                "pg_cron is available but not installed in this database: add it to "
+                "shared_preload_libraries and run `create extension pg_cron`"
+            )
+        # pg_cron takes "N seconds" (1-59) or a cron expression in minutes.
+        schedule = (
+            f"{int(every)} seconds" if every < 60 else f"*/{max(1, round(every / 60))} * * * *"
+        )
+        job = conn.execute(
+            "select cron.schedule('recodb-refresh', %s, 'select recodb.refresh()')", (schedule,)
+        ).fetchone()[0]
+    console.print(f"scheduled pg_cron job {job} 'recodb-refresh' ({schedule})")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    test_days: Annotated[
+        float, typer.Option(min=0.01, help="Hold out the last N days of interactions.")
+    ] = 2.0,
+    train_file: Annotated[
+        Path | None, typer.Option("--train", exists=True, help="Training log (with --test).")
+    ] = None,
+    test_file: Annotated[
+        Path | None, typer.Option("--test", exists=True, help="Test log (with --train).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="Of --train/--test.")] = "movielens",
+    k: Annotated[str, typer.Option(help="Cut-offs, comma-separated.")] = "5,10,20",
+    users: Annotated[int, typer.Option(min=1, help="Test users scored at most.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (user sample, random baseline).")] = 42,
+    output: Annotated[
+        Path | None, typer.Option(help="Folder for the chart and JSON (default .recodb/reports).")
+    ] = None,
+    keep_scratch: Annotated[bool, typer.Option(help="Keep the scratch database.")] = False,
+    tune_blend: Annotated[
+        bool,
+        typer.Option("--tune-blend", help="Also try other blend weights and recency half-lives."),
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="With --tune-blend: store the best in the settings.")
+    ] = False,
+) -> None:
+    """Score the served feed (Precision, Recall, NDCG, MAP @K, coverage) against baselines."""
+    from recodb.evaluation import evaluate
+
+    try:
+        ks = tuple(sorted({int(x) for x in k.split(",") if x.strip()}))
+    except ValueError as exc:
+        raise RecodbError(f"--k: expected comma-separated whole numbers, got {k!r}") from exc
+    if not ks or min(ks) < 1:
+        raise RecodbError(f"--k: expected cut-offs >= 1, got {k!r}")
+    if (train_file is None) != (test_file is None):
+        raise RecodbError("--train and --test go together")
+    target = migrated_database()
+    from recodb.data import importer
+
+    if train_file is not None and format not in importer.FORMATS:
+        raise RecodbError(f"--format must be one of {', '.join(importer.FORMATS)}")
+    with progress("evaluating") as step:
+        options = evaluate.Options(
+            ks=ks, max_users=users, seed=seed, keep_scratch=keep_scratch, tune_blend=tune_blend,
+            on_step=step,
+        )  # fmt: skip
+        if train_file is not None:
+            report = evaluate.evaluate_files(target, train_file, test_file, format, options=options)
+        else:
+            report = evaluate.evaluate(target, test_days=test_days, options=options)
+
+    mid = 10 if 10 in ks else ks[len(ks) // 2]
+    table = Table(
+        title=f"{report.users} test users, split at {report.split_at:%Y-%m-%d %H:%M}, "
+        f"{report.catalogue:,} posts"
+    )
+    columns = [f"{m}@{mid}" for m in ("precision", "recall", "ndcg", "map")]
+    columns += [f"ndcg@{kk}" for kk in ks if kk != mid] + ["coverage@10"]
+    table.add_column("method")
+    for column in columns:
+        table.add_column(column.replace("precision", "P").replace("recall", "R"), justify="right")
+    for method, values in report.metrics.items():
+        table.add_row(method, *(f"{values[c]:.4f}" for c in columns))
+    console.print(table)
+    ours = report.metrics["recodb"][f"ndcg@{mid}"]
+    for method in ("most popular", "user-KNN", "oracle"):
+        if method in report.metrics and report.metrics[method][f"ndcg@{mid}"] > 0:
+            ratio = ours / report.metrics[method][f"ndcg@{mid}"]
+            console.print(f"recodb NDCG@{mid} / {method}: {ratio:.2f}")
+    if report.blend_search:
+        blends = Table(title=f"blend search (NDCG@{mid}, best first)")
+        for column in ("collaborative", "content", "recency", "half-life h", f"ndcg@{mid}"):
+            blends.add_column(column, justify="right")
+        for r in report.blend_search[:8]:
+            w = r["blend_weights"]
+            blends.add_row(
+                f"{w['collaborative']:.1f}", f"{w['content']:.1f}", f"{w['recency']:.1f}",
+                str(r["recency_half_life_hours"]), f"{r['metrics'][f'ndcg@{mid}']:.4f}",
+            )  # fmt: skip
+        console.print(blends)
+        if apply:
+            evaluate.apply_blend(target, report.blend_search[0])
+            console.print("applied the best blend to the settings")
+    folder = output or Settings().home / "reports"
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    chart_path = evaluate.chart(report, folder / f"evaluate-{stamp}.png")
+    json_path = folder / f"evaluate-{stamp}.json"
+    json_path.write_text(json.dumps(report.to_json(), indent=2))
+    version = evaluate.store(target, report)
+    console.print(f"chart {chart_path}\nreport {json_path}")
+    if report.scratch_url:
+        console.print(f"scratch database kept: {db.redact(report.scratch_url)}")
+    if version is not None:
+        console.print(f"stored on model version {version}")
+
+
+@app.command("bench")
+def bench_command(
+    users: Annotated[int | None, typer.Option(min=2, help="Seed this many users first.")] = None,
+    posts: Annotated[int | None, typer.Option(min=1, help="…and posts.")] = None,
+    interactions: Annotated[int | None, typer.Option(min=0, help="…and interactions.")] = None,
+    queries: Annotated[int, typer.Option(min=10, help="Users (and posts) measured.")] = 1000,
+    seed: Seed = 42,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report here.")
+    ] = None,
+) -> None:
+    """Measure serving: recommend (fresh and stored slate), similar_posts, refresh, ANN recall.
+
+    With --users/--posts/--interactions it first seeds that scale (replacing the data!) and
+    trains; otherwise it measures the current data and active model.
+    """
+    from recodb.data.load import load
+    from recodb.evaluation import bench
+    from recodb.training.fit import Params
+    from recodb.training.train import train
+
+    target = migrated_database()
+    if any(v is not None for v in (users, posts, interactions)):
+        if None in (users, posts, interactions):
+            raise RecodbError("--users, --posts and --interactions go together")
+        ds = generate_with_progress(users, posts, interactions, seed)
+        with target.connect() as conn, progress("seeding") as step:
+            load(conn, ds, replace=True, on_step=step)
+        with target.connect(autocommit=True) as conn, progress("training") as step:
+            train(conn, Params(seed=seed), validate=False, on_step=step)
+    with progress("bench") as step:
+        report = bench.run(target, queries=queries, seed=seed, on_step=step)
+    scale = report["scale"]
+    table = Table(
+        title=f"{scale['users']:,} users × {scale['posts']:,} posts × "
+        f"{scale['interactions']:,} interactions, model v{report['model_version']}"
+    )
+    for column in ("measure", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name in (
+        "recommend_fresh",
+        "recommend_stored_slate",
+        "similar_posts",
+        "recommend_during_refresh",
+    ):
+        r = report[name]
+        table.add_row(
+            name.replace("_", " "),
+            str(r["n"]),
+            *(f"{r[c]:.2f}" for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+        )
+    console.print(table)
+    console.print(
+        f"refresh: median {report['refresh_seconds']['median']:.2f} s; "
+        f"errors while refreshing: {report['recommend_during_refresh']['errors']}; "
+        f"ANN recall@50 vs exact: {report['ann_recall_at_50']:.4f}"
+    )
+    if json_path is None:
+        json_path = Settings().home / "reports" / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2))
+    console.print(f"report {json_path}")

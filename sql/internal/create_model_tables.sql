@@ -1,0 +1,33 @@
+-- requires: 0003
+-- The tables of a new model version, empty and without indexes (training COPYs the vectors in,
+-- then calls index_model_table() for each of model_index_steps()). A version without text
+-- vectors (p_content_dims 0) gets an untyped, all-null content column.
+create or replace function recodb.create_model_tables(
+    p_version integer,
+    p_factors integer,
+    p_content_dims integer
+)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_content text := case when p_content_dims > 0
+                           then format('public.vector(%s)', p_content_dims)
+                           else 'public.vector' end;
+begin
+    if p_factors is null or p_factors < 1 then
+        raise exception 'p_factors must be >= 1, got %', p_factors using errcode = '22023';
+    end if;
+    execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s)',
+                   recodb.model_table_name('post', p_version), p_factors, v_content);
+    execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
+                   'content %s)',
+                   recodb.model_table_name('user', p_version), p_factors, v_content);
+end
+$$;
+
+comment on function recodb.create_model_tables(integer, integer, integer) is
+    'Internal: creates the empty post and user vector tables of model version p_version';
+
+revoke execute on function recodb.create_model_tables(integer, integer, integer) from public;
