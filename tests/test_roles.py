@@ -14,6 +14,7 @@ READ = {
     "recodb.similar_posts(uuid,integer)",
     "recodb.similar_users(uuid,integer)",
     "recodb.trending(integer,integer)",
+    "recodb.serving_status()",
 }
 ALLOWED = {
     "recodb_feed_reader": READ,

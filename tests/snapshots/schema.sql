@@ -26,8 +26,8 @@ begin
         raise exception 'model version % is %; only a ready or retired version can be activated',
             p_version, v_status using errcode = '22023';
     end if;
-    if to_regclass(format('recodb.%I', 'post_vector_v' || p_version)) is null
-       or to_regclass(format('recodb.%I', 'user_vector_v' || p_version)) is null then
+    if recodb.model_table('post', p_version) is null
+       or recodb.model_table('user', p_version) is null then
         raise exception 'the vectors of model version % are gone', p_version
             using errcode = '22023';
     end if;
@@ -39,19 +39,28 @@ $$;
 
 COMMENT ON FUNCTION recodb.activate_model(p_version integer) IS 'Activates model version p_version (ready or retired) atomically; returns it';
 
-CREATE FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid, p_limit integer) RETURNS TABLE(id uuid, similarity double precision)
+CREATE FUNCTION recodb.cosine_neighbours(p_kind text, p_id uuid, p_limit integer) RETURNS TABLE(id uuid, similarity double precision)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'recodb', 'public', 'pg_temp'
     SET "hnsw.iterative_scan" TO 'strict_order'
     SET "hnsw.ef_search" TO '100'
     AS $_$
+declare
+    v_version integer;
 begin
+    if p_limit is null or p_limit < 1 or p_limit > 500 then
+        raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
+    end if;
+    select m.version into v_version from recodb.model m where m.status = 'active';
+    if v_version is null or p_id is null then
+        return;
+    end if;
     return query execute format(
         $q$
         select n.id, greatest(0, 1 - n.distance)::float8
-        from (select v.cf from recodb.%1$I v where v.%2$I = $1) q,
+        from (select v.cf from %1$s v where v.%2$I = $1) q,
              lateral (select v.%2$I as id, v.cf <=> q.cf as distance
-                      from recodb.%1$I v
+                      from %1$s v
                       where v.cf is not null
                       order by v.cf <=> q.cf
                       limit $2 + 1) n
@@ -59,12 +68,56 @@ begin
         order by n.distance, n.id
         limit $2
         $q$,
-        p_table, p_key)
+        recodb.model_table_name(p_kind, v_version), p_kind || '_id')
     using p_id, p_limit;
 end
 $_$;
 
-COMMENT ON FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid, p_limit integer) IS 'Internal: nearest rows of a model vector table by cosine, (id, similarity in [0, 1])';
+COMMENT ON FUNCTION recodb.cosine_neighbours(p_kind text, p_id uuid, p_limit integer) IS 'Internal: nearest posts or users of the active model by cosine, (id, similarity in [0, 1])';
+
+CREATE FUNCTION recodb.create_model_tables(p_version integer, p_factors integer, p_content_dims integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_content text := case when p_content_dims > 0
+                           then format('public.vector(%s)', p_content_dims)
+                           else 'public.vector' end;
+begin
+    if p_factors is null or p_factors < 1 then
+        raise exception 'p_factors must be >= 1, got %', p_factors using errcode = '22023';
+    end if;
+    execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s)',
+                   recodb.model_table_name('post', p_version), p_factors, v_content);
+    execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
+                   'content %s)',
+                   recodb.model_table_name('user', p_version), p_factors, v_content);
+end
+$$;
+
+COMMENT ON FUNCTION recodb.create_model_tables(p_version integer, p_factors integer, p_content_dims integer) IS 'Internal: creates the empty post and user vector tables of model version p_version';
+
+CREATE FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    select case when p_half_life_seconds is null or p_half_life_seconds <= 0 then 1
+                else pg_catalog.power(0.5, least(greatest(coalesce(p_age_seconds, 0), 0)
+                                                 / p_half_life_seconds, 1000)) end
+$$;
+
+COMMENT ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) IS 'Internal: 0.5 ^ (age / half-life), clamped to [9.3e-302, 1] for any age';
+
+CREATE FUNCTION recodb.drop_model_tables(p_version integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    execute format('drop table if exists %s, %s', recodb.model_table_name('post', p_version),
+                   recodb.model_table_name('user', p_version));
+end
+$$;
+
+COMMENT ON FUNCTION recodb.drop_model_tables(p_version integer) IS 'Internal: drops model version p_version''s vector tables, if they exist';
 
 CREATE FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) RETURNS integer
     LANGUAGE plpgsql
@@ -92,8 +145,8 @@ declare
 begin
     select * into v_model from recodb.model m where m.version = p_version;
     if v_model.version is not null then
-        v_posts := format('recodb.%I', 'post_vector_v' || v_model.version);
-        v_users := format('recodb.%I', 'user_vector_v' || v_model.version);
+        v_posts := recodb.model_table_name('post', v_model.version);
+        v_users := recodb.model_table_name('user', v_model.version);
         -- The user's vectors: trained, plus what they did since, folded in.
         execute format(
             $q$
@@ -215,8 +268,8 @@ begin
                    c.support,
                    t.velocity,
                    greatest(1 - (v.content <=> $3), 0) as content,
-                   exp(ln(0.5) * greatest(extract(epoch from now() - p.created_at), 0)
-                       / 3600.0 / $9) as recency
+                   recodb.decay(extract(epoch from now() - p.created_at), 3600 * $9)
+                       as recency
             from candidates c
             join posts p on p.id = c.post_id
             left join %1$s v on v.post_id = c.post_id
@@ -286,8 +339,8 @@ begin
             (user_id, post_id, score, reason, model_version, generated_at, expires_at)
         select p_user_id, n.id,
                p_ceiling * v_weights[3]
-                   * exp(ln(0.5) * greatest(extract(epoch from now() - n.created_at), 0) / 3600.0
-                         / (p_settings ->> 'recency_half_life_hours')::float8)
+                   * recodb.decay(extract(epoch from now() - n.created_at),
+                                  3600 * (p_settings ->> 'recency_half_life_hours')::float8)
                    / (v_weights[1] + v_weights[2] + v_weights[3]),
                'fresh', v_model.version, now(),
                now() + make_interval(secs => (p_settings ->> 'slate_ttl_seconds')::float8)
@@ -309,6 +362,84 @@ $_$;
 
 COMMENT ON FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) IS 'Internal to recommend(): adds up to p_count scored posts to a user''s slate';
 
+CREATE FUNCTION recodb.index_model_table(p_version integer, p_step text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET maintenance_work_mem TO '2GB'
+    SET max_parallel_maintenance_workers TO '1'
+    AS $$
+declare
+    v_posts text := recodb.model_table_name('post', p_version);
+    v_users text := recodb.model_table_name('user', p_version);
+    v_name text := 'v' || p_version;
+begin
+    case p_step
+    when 'post keys' then
+        execute format('alter table %s add primary key (post_id)', v_posts);
+    when 'user keys' then
+        execute format('alter table %s add primary key (user_id)', v_users);
+    when 'HNSW post inner product' then
+        execute format('create index %I on %s using hnsw (cf public.vector_ip_ops)',
+                       'post_vector_' || v_name || '_cf_ip', v_posts);
+    when 'HNSW post cosine' then
+        execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)',
+                       'post_vector_' || v_name || '_cf_cos', v_posts);
+    when 'HNSW post content' then
+        if (select a.atttypmod <= 0 from pg_attribute a
+            where a.attrelid = v_posts::regclass and a.attname = 'content') then
+            return false;  -- no text vectors in this version
+        end if;
+        execute format('create index %I on %s using hnsw (content public.vector_cosine_ops)',
+                       'post_vector_' || v_name || '_content_cos', v_posts);
+    when 'HNSW user cosine' then
+        execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)',
+                       'user_vector_' || v_name || '_cf_cos', v_users);
+    when 'analyze' then
+        execute format('analyze %s', v_posts);
+        execute format('analyze %s', v_users);
+    else
+        raise exception 'unknown index step %', p_step using errcode = '22023';
+    end case;
+    return true;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors)';
+
+CREATE FUNCTION recodb.model_index_steps() RETURNS TABLE(step text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select unnest(array['post keys', 'user keys', 'HNSW post inner product', 'HNSW post cosine',
+                        'HNSW post content', 'HNSW user cosine', 'analyze'])
+$$;
+
+COMMENT ON FUNCTION recodb.model_index_steps() IS 'Internal: the steps of index_model_table(), in order';
+
+CREATE FUNCTION recodb.model_table(p_kind text, p_version integer) RETURNS regclass
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select to_regclass(recodb.model_table_name(p_kind, p_version))
+$$;
+
+COMMENT ON FUNCTION recodb.model_table(p_kind text, p_version integer) IS 'Internal: a model version''s post or user vector table, or null when it does not exist';
+
+CREATE FUNCTION recodb.model_table_name(p_kind text, p_version integer) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if p_kind is null or p_kind not in ('post', 'user') then
+        raise exception 'p_kind must be post or user, got %', coalesce(p_kind, 'null')
+            using errcode = '22023';
+    end if;
+    return format('recodb.%I', p_kind || '_vector_v' || p_version);
+end
+$$;
+
+COMMENT ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) IS 'Internal: the qualified name of a model version''s post or user vector table';
+
 CREATE FUNCTION recodb.prune_models(p_keep integer DEFAULT NULL::integer) RETURNS integer[]
     LANGUAGE plpgsql
     SET search_path TO 'recodb', 'pg_temp'
@@ -328,8 +459,7 @@ begin
         order by version desc
         offset v_keep
     loop
-        execute format('drop table if exists recodb.%I, recodb.%I',
-                       'post_vector_v' || v_version, 'user_vector_v' || v_version);
+        perform recodb.drop_model_tables(v_version);
         delete from recodb.model where version = v_version;
         v_removed := v_removed || v_version;
     end loop;
@@ -474,6 +604,17 @@ $$;
 
 COMMENT ON FUNCTION recodb.rollback_model() IS 'Re-activates the most recently active retired model version; returns it';
 
+CREATE FUNCTION recodb.serving_status() RETURNS TABLE(model_version integer, model_trained_to timestamp with time zone, model_activated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+    select m.version, m.trained_to, m.activated_at
+    from recodb.model m
+    where m.status = 'active'
+$$;
+
+COMMENT ON FUNCTION recodb.serving_status() IS 'The active model: (model_version, model_trained_to, model_activated_at); no row when none';
+
 CREATE FUNCTION recodb.setting_validate() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'recodb', 'pg_temp'
@@ -535,45 +676,19 @@ $$;
 COMMENT ON FUNCTION recodb.setting_value(p_key text) IS 'The jsonb value of setting p_key, or null when there is no such setting';
 
 CREATE FUNCTION recodb.similar_posts(p_post_id uuid, p_limit integer DEFAULT 20) RETURNS TABLE(post_id uuid, similarity double precision)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'recodb', 'public', 'pg_temp'
     AS $$
-declare
-    v_version integer;
-begin
-    if p_limit is null or p_limit < 1 or p_limit > 500 then
-        raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
-    end if;
-    select m.version into v_version from recodb.model m where m.status = 'active';
-    if v_version is null or p_post_id is null then
-        return;
-    end if;
-    return query
-    select n.id, n.similarity
-    from recodb.cosine_neighbours('post_vector_v' || v_version, 'post_id', p_post_id, p_limit) n;
-end
+    select n.id, n.similarity from recodb.cosine_neighbours('post', p_post_id, p_limit) n
 $$;
 
 COMMENT ON FUNCTION recodb.similar_posts(p_post_id uuid, p_limit integer) IS 'Up to p_limit posts nearest to p_post_id by cosine of collaborative vectors: (post_id, similarity in [0, 1]), best first, ties by post_id';
 
 CREATE FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer DEFAULT 20) RETURNS TABLE(user_id uuid, similarity double precision)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'recodb', 'public', 'pg_temp'
     AS $$
-declare
-    v_version integer;
-begin
-    if p_limit is null or p_limit < 1 or p_limit > 500 then
-        raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
-    end if;
-    select m.version into v_version from recodb.model m where m.status = 'active';
-    if v_version is null or p_user_id is null then
-        return;
-    end if;
-    return query
-    select n.id, n.similarity
-    from recodb.cosine_neighbours('user_vector_v' || v_version, 'user_id', p_user_id, p_limit) n;
-end
+    select n.id, n.similarity from recodb.cosine_neighbours('user', p_user_id, p_limit) n
 $$;
 
 COMMENT ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) IS 'Up to p_limit users nearest to p_user_id by cosine of collaborative vectors: (user_id, similarity in [0, 1]), best first, ties by user_id';
@@ -967,9 +1082,23 @@ GRANT USAGE ON SCHEMA recodb TO recodb_tracker;
 
 REVOKE ALL ON FUNCTION recodb.activate_model(p_version integer) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION recodb.cosine_neighbours(p_table text, p_key text, p_id uuid, p_limit integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recodb.cosine_neighbours(p_kind text, p_id uuid, p_limit integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.create_model_tables(p_version integer, p_factors integer, p_content_dims integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.drop_model_tables(p_version integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.index_model_table(p_version integer, p_step text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.model_index_steps() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.model_table(p_kind text, p_version integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.prune_models(p_keep integer) FROM PUBLIC;
 
@@ -980,6 +1109,10 @@ GRANT ALL ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset
 REVOKE ALL ON FUNCTION recodb.refresh() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.rollback_model() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.serving_status() FROM PUBLIC;
+GRANT ALL ON FUNCTION recodb.serving_status() TO recodb_feed_reader;
+GRANT ALL ON FUNCTION recodb.serving_status() TO recodb_tracker;
 
 REVOKE ALL ON FUNCTION recodb.setting_validate() FROM PUBLIC;
 
