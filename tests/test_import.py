@@ -112,33 +112,6 @@ def test_csv_with_interaction_types_and_iso_times(db_url: str, tmp_path: Path) -
         ).fetchone() == ("comment", datetime(2026, 11, 21, 8, 30, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(
-    ("name", "text", "fmt", "message"),
-    [
-        ("u.data", "1\t2\t3\t881250949\n1\t3\tabc\t881250949\n", "movielens", "line 2: bad rating"),
-        ("u.data", "1\t2\t3\t881250949\n1\t3\n", "movielens", "line 2: expected at least 4 fields"),
-        ("u.data", "1\t2\t9\t881250949\n", "movielens", "line 1: bad rating.*outside 0..5"),
-        ("u.data", "1\t2\t3\tyesterday\n", "movielens", "line 1: bad timestamp 'yesterday'"),
-        ("e.csv", "user_id,item_id,timestamp\n", "csv", "line 1: .*rating or an interaction_type"),
-        ("e.csv", "user,rating,timestamp\n", "csv", "line 1: .*item_id"),
-        (
-            "e.csv",
-            "user_id,item_id,interaction_type,timestamp\na,b,view,1\na,b,poke,2\n",
-            "csv",
-            "line 3: interaction_type 'poke' is not one of",
-        ),
-        ("e.csv", "user_id,item_id,rating,timestamp\n,b,3,1\n", "csv", "line 2: empty user"),
-        ("u.data", "\n\n", "movielens", "no interactions found"),
-    ],
-)
-def test_bad_lines_stop_the_import(
-    db_url: str, tmp_path: Path, name: str, text: str, fmt: str, message: str
-) -> None:
-    path = _write(tmp_path, name, text)
-    with pytest.raises(importer.ImportFileError, match=message):
-        importer.parse(path, fmt)
-
-
 def test_a_bad_line_loads_nothing(db_url: str, tmp_path: Path) -> None:
     lines = [f"{u}\t{i}\t4\t88125094{i % 10}" for u in range(20) for i in range(30)]
     lines[450] = "5\t7\tfour\t881250949"

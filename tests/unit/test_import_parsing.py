@@ -1,0 +1,37 @@
+"""Parsing import files, without a database: bad lines are reported with their number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recodb.data import importer
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fmt", "message"),
+    [
+        ("u.data", "1\t2\t3\t881250949\n1\t3\tabc\t881250949\n", "movielens", "line 2: bad rating"),
+        ("u.data", "1\t2\t3\t881250949\n1\t3\n", "movielens", "line 2: expected at least 4 fields"),
+        ("u.data", "1\t2\t9\t881250949\n", "movielens", "line 1: bad rating.*outside 0..5"),
+        ("u.data", "1\t2\t3\tyesterday\n", "movielens", "line 1: bad timestamp 'yesterday'"),
+        ("e.csv", "user_id,item_id,timestamp\n", "csv", "line 1: .*rating or an interaction_type"),
+        ("e.csv", "user,rating,timestamp\n", "csv", "line 1: .*item_id"),
+        (
+            "e.csv",
+            "user_id,item_id,interaction_type,timestamp\na,b,view,1\na,b,poke,2\n",
+            "csv",
+            "line 3: interaction_type 'poke' is not one of",
+        ),
+        ("e.csv", "user_id,item_id,rating,timestamp\n,b,3,1\n", "csv", "line 2: empty user"),
+        ("u.data", "\n\n", "movielens", "no interactions found"),
+    ],
+)
+def test_bad_lines_stop_the_import(
+    tmp_path: Path, name: str, text: str, fmt: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(importer.ImportFileError, match=message):
+        importer.parse(path, fmt)
