@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 VERSION_TABLE = "recodb_alembic_version"
 SCHEMA = "recodb"
 MIGRATION_LOCK = "recodb.migrate"
+OWNER_ROLE = "recodb_owner"
 _REQUIRES = re.compile(r"^--\s*requires:\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -102,6 +103,19 @@ def sync_sql_objects(conn: psycopg.Connection, applied: set[str]) -> tuple[int, 
         ).fetchall():
             conn.execute(sql.SQL("drop function {} cascade").format(sql.SQL(signature)))
             n_dropped += 1
+        # The engine's functions belong to recodb_owner (revision 0006), a NOLOGIN role with
+        # only the privileges they need: `security definer` never means superuser.
+        if conn.execute("select to_regrole(%s) is not null", (OWNER_ROLE,)).fetchone()[0]:
+            for (signature,) in conn.execute(
+                "select p.oid::regprocedure::text from pg_proc p"
+                " where p.pronamespace = %s::regnamespace and p.proowner <> %s::regrole",
+                (SCHEMA, OWNER_ROLE),
+            ).fetchall():
+                conn.execute(
+                    sql.SQL("alter function {} owner to {}").format(
+                        sql.SQL(signature), sql.Identifier(OWNER_ROLE)
+                    )
+                )
         # Functions are executable by PUBLIC unless revoked: in schema recodb only explicit
         # grants count, whatever a file forgot.
         conn.execute(

@@ -4,6 +4,7 @@ pagination, the author cap, refresh under load, and bad arguments."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -175,9 +176,16 @@ def test_cold_start_then_fold_in(served: psycopg.Connection) -> None:
     assert not {r[0] for r in warm} & set(topic_posts)
 
 
-def test_unknown_user_is_a_clear_error(served: psycopg.Connection) -> None:
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown user"):
-        _feed(served, uuid.uuid4(), 10)
+def test_an_id_that_is_not_a_user_gets_the_cold_start_feed(served: psycopg.Connection) -> None:
+    stranger = uuid.uuid4()
+    before = served.execute("select count(*) from recodb.slate").fetchone()[0]
+    rows = _feed(served, stranger, 20)
+    trending = [r[0] for r in served.execute("select post_id from recodb.trending(20)")]
+    assert [r[0] for r in rows][:5] == trending[:5]
+    assert len(rows) == 20 and {r[2] for r in rows} <= {"trending", "fresh"}
+    assert _feed(served, stranger, 20, 20)  # later pages work too
+    # Nothing is stored for ids that are not users.
+    assert served.execute("select count(*) from recodb.slate").fetchone()[0] == before
 
 
 def test_track_interaction(served: psycopg.Connection) -> None:
@@ -242,34 +250,52 @@ def test_refresh_while_readers_run(served_url: str, served: psycopg.Connection) 
     threads = [threading.Thread(target=reader) for _ in range(4)]
     for t in threads:
         t.start()
-    for _ in range(3):
-        served.execute("select recodb.refresh()").fetchall()
-    stop.set()
-    for t in threads:
-        t.join()
-    assert errors == [] and calls[0] > 0
+    during = []
+    try:
+        while calls[0] < 8 and not errors:  # every refresh below starts with readers running
+            time.sleep(0.01)
+        for _ in range(3):
+            before = calls[0]
+            served.execute("select recodb.refresh()").fetchall()
+            during.append(calls[0] - before)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert sum(during) > 0, "no reader finished a call while a refresh ran"
 
 
 def test_expired_slates_are_recomputed_and_cleaned(served: psycopg.Connection) -> None:
     user = _users(served, 1, 150)[0]
     first = _feed(served, user, 10)
+    stored = served.execute(
+        "select post_ids[1:10], generated_at from recodb.slate where user_id = %s", (user,)
+    ).fetchone()
+    assert stored[0] == [r[0] for r in first]
     served.execute(
-        "update user_recommendation set expires_at = %s where user_id = %s",
+        "update recodb.slate set expires_at = %s where user_id = %s",
         (datetime(2000, 1, 1, tzinfo=UTC), user),
     )
-    assert _feed(served, user, 10, 10)  # no valid slate: a new one is computed
+    # No valid slate: page 2 computes a new one (and stores it) rather than reading the old.
+    second_page = _feed(served, user, 10, 10)
+    renewed = served.execute(
+        "select post_ids[11:20], generated_at, expires_at > now() from recodb.slate"
+        " where user_id = %s",
+        (user,),
+    ).fetchone()
+    assert renewed[0] == [r[0] for r in second_page] and renewed[1] > stored[1] and renewed[2]
     served.execute(
-        "update user_recommendation set expires_at = %s where user_id = %s",
+        "update recodb.slate set expires_at = %s where user_id = %s",
         (datetime(2000, 1, 1, tzinfo=UTC), user),
     )
     served.execute("select recodb.refresh()")
     assert (
-        served.execute(
-            "select count(*) from user_recommendation where user_id = %s", (user,)
-        ).fetchone()[0]
+        served.execute("select count(*) from recodb.slate where user_id = %s", (user,)).fetchone()[
+            0
+        ]
         == 0
     )
-    assert first
 
 
 def test_no_model_still_serves(conn: psycopg.Connection) -> None:

@@ -17,7 +17,7 @@ from recodb.data.dataset import INTERACTION_TYPES, Dataset
 from recodb.errors import RecodbError
 from recodb.training import registry
 
-APP_TABLES = ("users", "posts", "follows", "user_interaction", "user_recommendation")
+APP_TABLES = ("users", "posts", "follows", "user_interaction", "recodb.slate")
 TRUTH_TABLES = ("recodb.synthetic_user", "recodb.synthetic_post", "recodb.synthetic_dataset")
 
 

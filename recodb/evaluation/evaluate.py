@@ -410,7 +410,7 @@ def _run(
 
 def _serve(conn: psycopg.Connection, users: list, k: int) -> dict:
     """Each user's top k from recodb.recommend(), as a fresh slate."""
-    conn.execute("delete from user_recommendation")
+    conn.execute("delete from recodb.slate")
     return {
         user: [
             r[0] for r in conn.execute("select post_id from recodb.recommend(%s, %s)", (user, k))

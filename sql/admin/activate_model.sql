@@ -4,7 +4,7 @@
 create or replace function recodb.activate_model(p_version integer)
 returns integer
 language plpgsql
-set search_path = recodb, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
 declare
     v_status text;

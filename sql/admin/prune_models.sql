@@ -5,7 +5,7 @@
 create or replace function recodb.prune_models(p_keep integer default null)
 returns integer[]
 language plpgsql
-set search_path = recodb, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
 declare
     v_keep integer := coalesce(p_keep, (recodb.setting_value('keep_model_versions'))::integer);

@@ -3,7 +3,7 @@
 create or replace function recodb.rollback_model()
 returns integer
 language plpgsql
-set search_path = recodb, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
 declare
     v_previous integer;

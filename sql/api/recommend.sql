@@ -1,27 +1,22 @@
--- requires: 0004
--- The personalised feed. Offset 0 computes a slate of `slate_size` posts (or as many as the
--- page needs), stores it in user_recommendation (with an expiry) and returns its first page; a
--- later page reads the stored slate, so page 2 never repeats page 1 and costs one index scan.
--- A page beyond the slate's end extends it (up to 500 posts a session) with posts that rank
--- after all it holds. The scoring is in fill_slate.sql.
+-- requires: 0006
+-- The personalised feed: (post_id, score in [0, 1], reason), best first, ties by post_id.
 --
--- Candidates, each tagged with the source that brought it (its `reason`):
---   collaborative_filtering  the user's nearest posts by inner product (HNSW), and posts that
---                            the user's nearest users (cosine, HNSW) recently liked
---   following                fresh posts from authors the user follows
---   content                  posts nearest to the user's content profile (HNSW)
---   fresh                    fresh posts from the most popular authors
--- (fresh: newer than the active model, or than fresh_post_hours, whichever reaches further)
---   trending                 the trending posts (materialized view)
--- Score = (w_c·collaborative + w_t·content + w_r·recency) / (w_c + w_t + w_r), the weights
--- from setting blend_weights; every part lies in [0, 1]:
---   collaborative  inner product / the slate's best, or the neighbours' support / the best,
---                  or 0.5 for a followed author's post; for a user without a vector, the
---                  post's trending velocity / the best
---   content        max(0, cosine(user profile, post text vector))
---   recency        0.5 ^ (age / recency_half_life_hours)
--- The user's vector is their trained one plus their interactions since the model was trained,
--- folded in with (Y'Y + λI)⁻¹ Σ (1 + α·w) y: a new user's feed follows what they touch at once.
+-- A slate is the user's next posts, computed by compute_slate() (candidates and score parts in
+-- slate_parts(), the vectors in user_taste()) and stored as one row of recodb.slate with an
+-- expiry of slate_ttl_seconds. Offset 0 computes a new slate (or takes the one `recodb
+-- precompute` left, once); a later page reads the stored slate, so page 2 never repeats page 1,
+-- and a page past its end extends it (up to 500 posts) with posts ranked after all it holds.
+-- Posts the user touched since the slate was made are left out of the page (when
+-- p_exclude_seen), so a page may come back shorter rather than shift the next one.
+--
+-- It never waits on another session: the slate is written under a per-user advisory lock taken
+-- without waiting; when another session holds it (say a client that left a transaction open),
+-- the page is computed and served without storing. On a hot standby nothing is stored either:
+-- the page is computed from the same deterministic ranking, so offsets stay consistent while
+-- the data is unchanged.
+--
+-- An id that is not in `users` (a user who just signed up, on a replica that lags) gets the
+-- cold-start feed: trending, then fresh posts; nothing is stored for it.
 create or replace function recodb.recommend(
     p_user_id uuid,
     p_limit integer default 50,
@@ -32,15 +27,18 @@ returns table (post_id uuid, score double precision, reason text)
 language plpgsql
 volatile
 security definer
-set search_path = recodb, public, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
 declare
     v_settings jsonb;
     v_version integer;
-    v_stored integer := 0;
+    v_slate recodb.slate;
     v_wanted integer;
     v_exclude uuid[] := '{}';
-    v_ceiling double precision := 1;
+    v_placed uuid[] := '{}';
+    v_next record;
+    v_store boolean;
+    v_known boolean;
 begin
     if p_user_id is null then
         raise exception 'p_user_id must not be null' using errcode = '22023';
@@ -54,51 +52,87 @@ begin
     if p_exclude_seen is null then
         raise exception 'p_exclude_seen must not be null' using errcode = '22023';
     end if;
-
-    if not exists (select from users u where u.id = p_user_id) then
-        raise exception 'unknown user %', p_user_id using errcode = '22023';
+    -- A feed session holds at most 500 posts.
+    if p_offset >= 500 then
+        return;
     end if;
-
-    if p_offset > 0 then
-        select count(*) into v_stored
-        from user_recommendation r
-        where r.user_id = p_user_id and r.expires_at > now();
-    end if;
-    -- A feed session holds at most 500 posts; a page within the stored slate is one index scan.
     v_wanted := least(500, p_offset + p_limit);
-    if p_offset = 0 or v_stored = 0 or (v_stored < v_wanted and v_stored < 500) then
+
+    select m.version into v_version from recodb.model m where m.status = 'active';
+    select s.* into v_slate
+    from recodb.slate s
+    where s.user_id = p_user_id and s.expires_at > now()
+      and s.model_version is not distinct from v_version
+      and not pg_is_in_recovery();  -- unlogged: a standby can't read it
+
+    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
+       or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
         select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
-        select m.version into v_version from recodb.model m where m.status = 'active';
-        if p_exclude_seen then
+        v_known := exists (select from public.users u where u.id = p_user_id);
+        if p_exclude_seen and v_known then
             select coalesce(array_agg(distinct i.post_id), '{}') into v_exclude
-            from user_interaction i where i.user_id = p_user_id;
+            from public.user_interaction i where i.user_id = p_user_id;
         end if;
-        -- One slate per user at a time.
-        perform pg_advisory_xact_lock(hashtextextended(p_user_id::text, 7));
-        if p_offset = 0 or v_stored = 0 then
-            -- A new slate.
-            delete from user_recommendation r where r.user_id = p_user_id;
-            v_wanted := greatest((v_settings ->> 'slate_size')::integer, v_wanted);
+        v_store := v_known and not pg_is_in_recovery()
+                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7));
+        if v_slate.user_id is not null and p_offset > 0 then
+            -- Continue the slate: what follows ranks after everything it holds.
+            select coalesce(array_agg(p.author_id), '{}') into v_placed
+            from public.posts p where p.id = any (v_slate.post_ids);
+            select * into v_next
+            from recodb.compute_slate(
+                p_user_id, v_version,
+                greatest((v_settings ->> 'slate_size')::integer, v_wanted)
+                    - cardinality(v_slate.post_ids),
+                v_exclude || v_slate.post_ids, v_placed,
+                v_slate.scores[cardinality(v_slate.scores)] * (1 - 1e-9), v_settings);
+            v_slate.post_ids := v_slate.post_ids || v_next.post_ids;
+            v_slate.scores := v_slate.scores || v_next.scores;
+            v_slate.reasons := v_slate.reasons || v_next.reasons;
         else
-            -- Continue the slate: the next posts rank after every post already in it.
-            delete from user_recommendation r where r.user_id = p_user_id and r.expires_at <= now();
-            select coalesce(v_exclude || array_agg(r.post_id), v_exclude), min(r.score)
-            into v_exclude, v_ceiling
-            from user_recommendation r where r.user_id = p_user_id;
-            v_ceiling := v_ceiling * (1 - 1e-9);
-            v_wanted := least(500, greatest((v_settings ->> 'slate_size')::integer, v_wanted))
-                        - v_stored;
+            select * into v_next
+            from recodb.compute_slate(
+                p_user_id, v_version,
+                least(500, greatest((v_settings ->> 'slate_size')::integer, v_wanted)),
+                v_exclude, '{}', 1, v_settings);
+            v_slate := row(p_user_id, v_version, v_next.post_ids, v_next.scores, v_next.reasons,
+                           false, now(),
+                           now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         end if;
-        perform recodb.fill_slate(p_user_id, v_version, v_wanted, v_exclude, v_ceiling,
-                                  v_settings);
+        if v_store then
+            insert into recodb.slate as s
+            values (v_slate.*)
+            on conflict (user_id) do update
+                set model_version = excluded.model_version, post_ids = excluded.post_ids,
+                    scores = excluded.scores, reasons = excluded.reasons,
+                    precomputed = false, generated_at = excluded.generated_at,
+                    expires_at = excluded.expires_at;
+        end if;
+        -- Computed just now: nothing was touched since.
+        return query
+        select x.post_id, x.score, x.reason
+        from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
+                 with ordinality as x(post_id, score, reason, n)
+        where x.n > p_offset and x.n <= p_offset + p_limit
+        order by x.n;
+        return;
     end if;
 
+    if p_offset = 0 and v_slate.precomputed
+       and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7)) then
+        -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
+        update recodb.slate s set precomputed = false where s.user_id = p_user_id;
+    end if;
     return query
-    select r.post_id, r.score, r.reason
-    from user_recommendation r
-    where r.user_id = p_user_id and r.expires_at > now()
-    order by r.score desc, r.post_id
-    limit p_limit offset p_offset;
+    select x.post_id, x.score, x.reason
+    from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
+             with ordinality as x(post_id, score, reason, n)
+    where x.n > p_offset and x.n <= p_offset + p_limit
+      and not (p_exclude_seen and exists (select from public.user_interaction i
+                                          where i.user_id = p_user_id
+                                            and i.created_at >= v_slate.generated_at
+                                            and i.post_id = x.post_id))
+    order by x.n;
 end
 $$;
 

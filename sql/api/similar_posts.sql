@@ -7,7 +7,7 @@ returns table (post_id uuid, similarity double precision)
 language sql
 stable
 security definer
-set search_path = recodb, public, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
     select n.id, n.similarity from recodb.cosine_neighbours('post', p_post_id, p_limit) n
 $$;

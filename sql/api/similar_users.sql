@@ -7,7 +7,7 @@ returns table (user_id uuid, similarity double precision)
 language sql
 stable
 security definer
-set search_path = recodb, public, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
     select n.id, n.similarity from recodb.cosine_neighbours('user', p_user_id, p_limit) n
 $$;

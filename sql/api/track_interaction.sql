@@ -12,7 +12,7 @@ returns uuid
 language plpgsql
 volatile
 security definer
-set search_path = recodb, public, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
 declare
     v_id uuid;
@@ -31,13 +31,13 @@ begin
         raise exception 'p_metadata must be a JSON object, got %', jsonb_typeof(p_metadata)
             using errcode = '22023';
     end if;
-    if not exists (select from users where id = p_user_id) then
+    if not exists (select from public.users where id = p_user_id) then
         raise exception 'unknown user %', p_user_id using errcode = '22023';
     end if;
-    if not exists (select from posts where id = p_post_id) then
+    if not exists (select from public.posts where id = p_post_id) then
         raise exception 'unknown post %', p_post_id using errcode = '22023';
     end if;
-    insert into user_interaction (user_id, post_id, interaction_type, metadata)
+    insert into public.user_interaction (user_id, post_id, interaction_type, metadata)
     values (p_user_id, p_post_id, p_type, p_metadata)
     returning id into v_id;
     return v_id;

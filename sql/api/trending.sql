@@ -6,7 +6,7 @@ returns table (post_id uuid, score double precision)
 language plpgsql
 stable
 security definer
-set search_path = recodb, public, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then

@@ -7,7 +7,7 @@ create or replace function recodb.cosine_neighbours(p_kind text, p_id uuid, p_li
 returns table (id uuid, similarity double precision)
 language plpgsql
 stable
-set search_path = recodb, public, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 -- Iterative scans keep reading the graph until the limit is met, however large.
 set hnsw.iterative_scan = strict_order
 set hnsw.ef_search = 100
@@ -26,10 +26,10 @@ begin
         $q$
         select n.id, greatest(0, 1 - n.distance)::float8
         from (select v.cf from %1$s v where v.%2$I = $1) q,
-             lateral (select v.%2$I as id, v.cf <=> q.cf as distance
+             lateral (select v.%2$I as id, v.cf OPERATOR(public.<=>) q.cf as distance
                       from %1$s v
                       where v.cf is not null
-                      order by v.cf <=> q.cf
+                      order by v.cf OPERATOR(public.<=>) q.cf
                       limit $2 + 1) n
         where n.id <> $1 and q.cf is not null
         order by n.distance, n.id

@@ -24,6 +24,12 @@ begin
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
                    'content %s)',
                    recodb.model_table_name('user', p_version), p_factors, v_content);
+    if to_regrole('recodb_owner') is not null then
+        -- The serving functions run as recodb_owner (revision 0006); refresh adds new posts.
+        execute format('grant select, insert, update on %s, %s to recodb_owner',
+                       recodb.model_table_name('post', p_version),
+                       recodb.model_table_name('user', p_version));
+    end if;
 end
 $$;
 

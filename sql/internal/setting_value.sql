@@ -4,7 +4,7 @@ create or replace function recodb.setting_value(p_key text)
 returns jsonb
 language sql
 stable
-set search_path = recodb, pg_temp
+set search_path = pg_catalog, recodb, pg_temp
 as $$
     select value from recodb.setting where key = p_key
 $$;

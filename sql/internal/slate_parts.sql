@@ -1,0 +1,178 @@
+-- requires: 0006
+-- The candidates of a user's next slate, each with the source that brought it and the parts
+-- of its score, every part in [0, 1]. Computes, never writes (so it also runs on a standby).
+-- Sources (the smallest wins when several bring a post; it becomes the row's `reason`):
+--   1 collaborative_filtering  the nearest posts to the user's cf vector by inner product
+--                              (HNSW), and posts that the user's nearest users recently liked
+--   2 following                fresh posts of the authors the user follows
+--   3 content                  the nearest posts to the user's text profile (HNSW)
+--   4 fresh                    fresh posts of the most popular authors
+--   5 trending                 the trending posts
+-- Parts:
+--   collaborative  inner product with the user's cf vector / the best candidate's
+--   neighbours     Σ similarity of the nearest users who liked it / the best candidate's
+--   content        max(0, cosine(text profile, post text vector))
+--   recency        0.5 ^ (age / recency_half_life_hours), see decay()
+--   trending       engagement velocity / the best candidate's
+--   following      1 when the user follows its author
+-- Only the probes of the model's vector tables are dynamic SQL (they must name a version's
+-- tables); everything else is planned once per connection.
+create or replace function recodb.slate_parts(
+    p_user_id uuid,
+    p_version integer,
+    p_cf public.vector,
+    p_content public.vector,
+    p_exclude uuid[],
+    p_settings jsonb
+)
+returns table (
+    post_id uuid,
+    author_id uuid,
+    source smallint,
+    collaborative double precision,
+    neighbours double precision,
+    content double precision,
+    recency double precision,
+    trending double precision,
+    following double precision
+)
+language plpgsql
+stable
+set search_path = pg_catalog, recodb, pg_temp
+-- ef_search 60 covers candidates_per_source (60) in one pass; `recodb bench` measures the
+-- recall of these settings against an exact scan.
+set hnsw.ef_search = 60
+set hnsw.iterative_scan = relaxed_order
+as $$
+declare
+    v_per_source integer := (p_settings ->> 'candidates_per_source')::integer;
+    v_posts text;
+    v_users text;
+    v_trained_to timestamptz;
+    v_nearest uuid[] := '{}';
+    v_similar uuid[] := '{}';
+    v_neighbours uuid[] := '{}';
+    v_neighbour_sims double precision[] := '{}';
+    v_ids uuid[];
+    v_sources smallint[];
+    v_supports double precision[];
+    v_ips double precision[] := '{}';
+    v_contents double precision[] := '{}';
+    v_vector_ids uuid[] := '{}';
+begin
+    if p_version is not null then
+        v_posts := recodb.model_table_name('post', p_version);
+        v_users := recodb.model_table_name('user', p_version);
+        select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
+    end if;
+    if p_cf is not null then
+        execute format(
+            'select array_agg(x.post_id) from (select v.post_id from %s v'
+            ' where v.cf is not null and v.post_id <> all ($2)'
+            ' order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
+        into v_nearest using p_cf, p_exclude, v_per_source;
+        execute format(
+            'select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)'
+            ' from (select u.user_id, u.cf OPERATOR(public.<=>) $1 as d from %s u'
+            ' where u.user_id <> $2 order by u.cf OPERATOR(public.<=>) $1 limit $3) x', v_users)
+        into v_neighbours, v_neighbour_sims
+        using p_cf, p_user_id, (p_settings ->> 'neighbour_count')::integer;
+    end if;
+    if p_content is not null then
+        execute format(
+            'select array_agg(x.post_id) from (select v.post_id from %s v'
+            ' where v.content is not null and v.post_id <> all ($2)'
+            ' order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
+        into v_similar using p_content, p_exclude, v_per_source;
+    end if;
+
+    -- Every candidate, by its first source.
+    select array_agg(g.post_id), array_agg(g.source), array_agg(g.support)
+    into v_ids, v_sources, v_supports
+    from (select c.post_id, min(c.source) as source, max(c.support) as support
+    from (
+        select n.post_id, 1::smallint as source, null::float8 as support
+        from unnest(coalesce(v_nearest, '{}')) n(post_id)
+        union all
+        (select l.post_id, 1::smallint, sum(nb.similarity)
+         from unnest(coalesce(v_neighbours, '{}'), coalesce(v_neighbour_sims, '{}'))
+                  nb(user_id, similarity)
+         join recodb.user_recent_likes r on r.user_id = nb.user_id
+         cross join lateral unnest(r.post_ids) as l(post_id)
+         where l.post_id <> all (p_exclude)
+         group by l.post_id
+         order by sum(nb.similarity) desc, l.post_id
+         limit v_per_source)
+        union all
+        (select p.id, 2::smallint, null
+         from public.follows f
+         join public.posts p on p.author_id = f.followee_id
+         where f.follower_id = p_user_id and p.id <> all (p_exclude)
+           and p.created_at > least(v_trained_to,
+                                    now() - make_interval(secs => 3600 *
+                                        (p_settings ->> 'fresh_post_hours')::float8))
+         order by p.created_at desc, p.id
+         limit v_per_source)
+        union all
+        select s.post_id, 3::smallint, null from unnest(coalesce(v_similar, '{}')) s(post_id)
+        union all
+        (select f.post_id, 4::smallint, null
+         from recodb.fresh_post f
+         where f.post_id <> all (p_exclude)
+         order by f.popularity desc, f.created_at desc, f.post_id
+         limit v_per_source)
+        union all
+        (select t.post_id, 5::smallint, null
+         from recodb.trending_post t
+         where t.post_id <> all (p_exclude)
+         order by t.velocity desc, t.post_id
+         limit v_per_source)
+    ) c
+    group by c.post_id) g;
+
+    -- Their vectors' agreement with the user's (one primary-key probe each).
+    if p_version is not null and (p_cf is not null or p_content is not null) then
+        execute format(
+            'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
+            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3))'
+            ' from %s v where v.post_id = any ($1)', v_posts)
+        into v_vector_ids, v_ips, v_contents using v_ids, p_cf, p_content;
+    end if;
+
+    return query
+    with cand as (
+        select * from unnest(coalesce(v_ids, '{}'), coalesce(v_sources, '{}'),
+                             coalesce(v_supports, '{}')) as x(post_id, source, support)
+    ), vec as (
+        select * from unnest(coalesce(v_vector_ids, '{}'), coalesce(v_ips, '{}'),
+                             coalesce(v_contents, '{}')) as x(post_id, ip, content)
+    ), raw as (
+        select c.post_id, p.author_id, c.source,
+               greatest(v.ip, 0) as ip, c.support, t.velocity,
+               greatest(v.content, 0) as content,
+               recodb.decay(extract(epoch from now() - p.created_at),
+                            3600 * (p_settings ->> 'recency_half_life_hours')::float8) as recency,
+               exists (select from public.follows f
+                       where f.follower_id = p_user_id and f.followee_id = p.author_id)
+                   as followed
+        from cand c
+        join public.posts p on p.id = c.post_id
+        left join vec v on v.post_id = c.post_id
+        left join recodb.trending_post t on t.post_id = c.post_id
+    )
+    select r.post_id, r.author_id, r.source,
+           coalesce(r.ip / nullif(max(r.ip) over (), 0), 0),
+           coalesce(r.support / nullif(max(r.support) over (), 0), 0),
+           coalesce(r.content, 0),
+           r.recency,
+           coalesce(r.velocity / nullif(max(r.velocity) over (), 0), 0),
+           case when r.followed then 1.0::float8 else 0.0::float8 end
+    from raw r;
+end
+$$;
+
+comment on function recodb.slate_parts(uuid, integer, public.vector, public.vector, uuid[], jsonb)
+    is 'Internal: a user''s slate candidates with their source and score parts, each in [0, 1]';
+
+revoke execute on function recodb.slate_parts(uuid, integer, public.vector, public.vector, uuid[],
+                                              jsonb) from public;
