@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from recodb.cli import data, database, models, serving
+from recodb.cli import data, database, doctor, models, serving, settings
 from recodb.cli.common import err
 from recodb.errors import RecodbError
 
@@ -24,13 +24,16 @@ app.command("migrate")(database.migrate)
 for group in (data.app, models.app, serving.app):
     app.registered_commands += group.registered_commands
 app.add_typer(models.models, name="models")
+app.add_typer(settings.app, name="settings")
+app.command("doctor")(doctor.doctor)
 
 
 def main() -> None:
     try:
         app()
     except RecodbError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # One line, however long: scripts and tests read it (soft_wrap: rich does not fold it).
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 
