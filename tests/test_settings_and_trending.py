@@ -80,8 +80,10 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
     ]
     rows = conn.execute("select post_id, score from recodb.trending(20)").fetchall()
     weights = DEFAULTS["interaction_weights"]
-    engagement: dict[uuid.UUID, float] = defaultdict(float)
-    for post, kind, created in zip(
+    # Each user counts once per post and type: their newest interaction of that type.
+    newest: dict[tuple, float] = {}
+    for user, post, kind, created in zip(
+        ds.interaction_user,
         ds.interaction_post,
         ds.interaction_type,
         ds.interaction_created,
@@ -89,11 +91,15 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
     ):
         age_hours = (now - created / 1e6) / 3600
         if age_hours < 48:  # trending_window_hours
-            name = ("view", "click", "like", "comment", "share")[kind]
-            engagement[uuid.UUID(bytes=ds.post_id[post].tobytes())] += weights[name] * math.pow(
-                0.5,
-                age_hours / 12,  # trending_half_life_hours
-            )
+            key = (int(user), int(post), int(kind))
+            newest[key] = min(newest.get(key, math.inf), age_hours)
+    engagement: dict[uuid.UUID, float] = defaultdict(float)
+    for (_, post, kind), age_hours in newest.items():
+        name = ("view", "click", "like", "comment", "share")[kind]
+        engagement[uuid.UUID(bytes=ds.post_id[post].tobytes())] += weights[name] * math.pow(
+            0.5,
+            age_hours / 12,  # trending_half_life_hours
+        )
     expected = sorted(engagement.items(), key=lambda kv: (-kv[1], kv[0]))[:20]
     top = expected[0][1]
     assert [r[0] for r in rows] == [post for post, _ in expected]
