@@ -61,7 +61,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = op.get_bind().connection.driver_connection
     # sql/ is re-applied after the downgrade steps, so recodb.drop_model_tables() exists here.
-    conn.execute("select recodb.drop_model_tables(version) from recodb.model")
+    conn.execute("select recodb.drop_model_tables(version, 60) from recodb.model")
     conn.execute("delete from recodb.model")
     conn.execute("delete from recodb.setting where key = any(%s)", (list(SETTINGS),))
     op.execute(

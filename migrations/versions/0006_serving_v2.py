@@ -12,6 +12,8 @@ safe for any timestamp, and a dedicated owner for the engine's functions.
   user count as one), and their decay clamps the age at 0 (a future-dated row weighs 1, not
   e^huge) and the exponent at 1,000 half-lives (as recodb.decay() does), so no timestamp can
   make refresh() fail.
+- Setting max_metadata_bytes: track_interaction() refuses larger metadata (10 MB was
+  accepted before).
 - recodb_owner: a NOLOGIN role that owns every function in schema recodb and the
   materialized views, with only the privileges they need (read the app's tables, add
   interactions, write slates). `security definer` functions run as it, never as a superuser.
@@ -164,6 +166,13 @@ def upgrade() -> None:
         conn.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(OWNER)))
 
     conn.execute(SLATE)
+    conn.execute("alter table recodb.setting disable trigger user")  # see 0003
+    conn.execute(
+        "insert into recodb.setting (key, value, kind, description, default_value, min_value,"
+        " max_value) values ('max_metadata_bytes', '4096', 'whole', %s, '4096', 2, 1048576)",
+        ("Largest metadata (bytes of JSON text) track_interaction() accepts",),
+    )
+    conn.execute("alter table recodb.setting enable trigger user")
     if _created_by_recodb(conn, "table", "user_recommendation"):
         conn.execute("drop table user_recommendation")
         conn.execute(SLATE_VIEW)
@@ -222,6 +231,7 @@ def downgrade() -> None:
                 (f"user_recommendation.{column}",),
             )
     conn.execute("drop table recodb.slate")
+    conn.execute("delete from recodb.setting where key = 'max_metadata_bytes'")
     _recreate_views(conn, "")
     if conn.execute("select exists (select from pg_roles where rolname = %s)",
                     (OWNER,)).fetchone()[0]:  # fmt: skip

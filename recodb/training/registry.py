@@ -136,11 +136,15 @@ def prune(conn: psycopg.Connection, keep: int | None = None) -> list[int]:
 
 def remove_all(conn: psycopg.Connection) -> int:
     """Drop every model version (vectors and registry rows), in the caller's transaction."""
-    removed = conn.execute(
-        "select count(recodb.drop_model_tables(version)) from recodb.model"
-    ).fetchone()[0]
+    versions = [r[0] for r in conn.execute("select version from recodb.model").fetchall()]
+    for version in versions:
+        if not conn.execute("select recodb.drop_model_tables(%s, 60)", (version,)).fetchone()[0]:
+            raise RegistryError(
+                "a session has held the model tables for a minute (a transaction left open?); "
+                "nothing was changed"
+            )
     conn.execute("delete from recodb.model")
-    return removed
+    return len(versions)
 
 
 def active_version(conn: psycopg.Connection) -> int | None:

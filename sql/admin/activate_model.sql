@@ -10,7 +10,7 @@ declare
     v_status text;
 begin
     -- One switch at a time.
-    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.activate_model'));
     select status into v_status from recodb.model where version = p_version for update;
     if v_status is null then
         raise exception 'model version % does not exist', p_version using errcode = '22023';

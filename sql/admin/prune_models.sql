@@ -15,16 +15,18 @@ begin
     if v_keep is null or v_keep < 0 then
         raise exception 'p_keep must be >= 0, got %', v_keep using errcode = '22023';
     end if;
-    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.activate_model'));
     for v_version in
         select version from recodb.model
         where status in ('ready', 'retired')
         order by version desc
         offset v_keep
     loop
-        perform recodb.drop_model_tables(v_version);
-        delete from recodb.model where version = v_version;
-        v_removed := v_removed || v_version;
+        -- Skipped when readers hold the tables (the next prune takes it).
+        if recodb.drop_model_tables(v_version) then
+            delete from recodb.model where version = v_version;
+            v_removed := v_removed || v_version;
+        end if;
     end loop;
     -- Failed versions have no vectors; keep as many of their rows, for the diagnosis.
     with gone as (

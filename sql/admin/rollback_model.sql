@@ -8,7 +8,7 @@ as $$
 declare
     v_previous integer;
 begin
-    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.activate_model'));
     select version into v_previous
     from recodb.model
     where status = 'retired' and activated_at is not null

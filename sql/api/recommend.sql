@@ -58,6 +58,8 @@ begin
     end if;
     v_wanted := least(500, p_offset + p_limit);
 
+    -- Held until the transaction ends: the version's tables can't be dropped under us.
+    perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     select s.* into v_slate
     from recodb.slate s

@@ -1,4 +1,4 @@
--- requires: 0004
+-- requires: 0006
 -- Record one interaction. Bad input raises SQLSTATE 22023 naming the argument, and nothing is
 -- written. Nothing else needs updating: recommend() folds the interactions a user made since
 -- the active model was trained into their vector when it computes their next slate.
@@ -25,10 +25,17 @@ begin
     end if;
     if p_type is null or p_type not in ('view', 'click', 'like', 'comment', 'share') then
         raise exception 'p_type must be one of view, click, like, comment, share; got %',
-            coalesce(quote_literal(p_type), 'null') using errcode = '22023';
+            coalesce(quote_literal(left(p_type, 60)) || case when length(p_type) > 60
+                                                           then '…' else '' end, 'null')
+            using errcode = '22023';
     end if;
     if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
         raise exception 'p_metadata must be a JSON object, got %', jsonb_typeof(p_metadata)
+            using errcode = '22023';
+    end if;
+    if octet_length(p_metadata::text) > (recodb.setting_value('max_metadata_bytes'))::integer then
+        raise exception 'p_metadata must be at most % bytes of JSON (setting max_metadata_bytes), '
+            'got %', recodb.setting_value('max_metadata_bytes'), octet_length(p_metadata::text)
             using errcode = '22023';
     end if;
     if not exists (select from public.users where id = p_user_id) then

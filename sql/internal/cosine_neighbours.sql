@@ -18,6 +18,8 @@ begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
         raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
     end if;
+    -- Held until the transaction ends: the version's tables can't be dropped under us.
+    perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     if v_version is null or p_id is null then
         return;
