@@ -5,6 +5,12 @@ fixed-length real[]) are packed into one numpy structured array per chunk; text 
 interleaved per row. A text column with few distinct values (an enum such as interaction_type)
 can be passed as `Category`, and vectors may be NULL per row: rows are then grouped so that
 every group is fixed-width.
+
+Why not psycopg's own binary COPY (`copy.write_row` with `set_types`): it converts row by row
+in Python. Loading 200,000 rows of (uuid, timestamptz, real[16]) into a table took 0.99–1.18 s
+here against 4.15–5.67 s for `write_row` on the same rows, end to end with the server's side
+of the COPY (4.2–5.2× over three runs on the 2-core machine, while other work ran). The
+rows psycopg needs (UUID, datetime, list objects) cost more again to build.
 """
 
 from __future__ import annotations

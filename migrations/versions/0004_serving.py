@@ -198,10 +198,9 @@ def upgrade() -> None:
                 "insert into recodb.installed_object (kind, name) values ('role', %s)", (role,)
             )
         conn.execute(sql.SQL("grant usage on schema recodb to {}").format(sql.Identifier(role)))
-    # Functions are executable by PUBLIC by default; in schema recodb only grants count.
-    conn.execute(
-        "alter default privileges in schema recodb revoke execute on functions from public"
-    )
+    # Functions are executable by PUBLIC by default; in schema recodb only grants count. (A
+    # per-schema ALTER DEFAULT PRIVILEGES ... REVOKE can't take away a global default, so
+    # recodb/schema.py revokes again after every upgrade, which keeps later functions closed.)
     conn.execute("revoke execute on all functions in schema recodb from public")
 
 
