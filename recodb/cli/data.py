@@ -51,7 +51,10 @@ def generate_command(
     days: Days = 30,
 ) -> None:
     """Generate fake feed data with planted structure into a file (load it with `seed`)."""
+    from recodb.data.dataset import check_output
+
     started = time.perf_counter()
+    check_output(output)  # before spending time on generation
     ds = generate_with_progress(users, posts, interactions, seed, topics, days)
     ds.save(output)
     console.print(
@@ -71,7 +74,7 @@ def seed_command(
     days: Days = 30,
     input: Annotated[
         Path | None,
-        typer.Option("--input", "-i", help="Load this file from `generate` instead.", exists=True),
+        typer.Option("--input", "-i", help="Load this file from `generate` instead."),
     ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Delete the existing data and load in its place.")
@@ -85,12 +88,12 @@ def seed_command(
     from recodb.data.dataset import Dataset
 
     started = time.perf_counter()
-    target = migrated_database()
-    if input is not None:
+    if input is not None:  # a bad file is reported before the database is touched
         ds = Dataset.load(input)
         if shift_to_now:
             loading.shift_to_now(ds)
-    else:
+    target = migrated_database()
+    if input is None:
         with target.connect() as conn:
             found = loading.existing_rows(conn)
         if found and not replace:  # say so before spending time on generation
@@ -135,7 +138,7 @@ def import_command(
         log = importer.parse(file, format)
     except importer.ImportFileError as exc:
         raise importer.ImportFileError(
-            file, exc.line, f"{exc.reason}; nothing was imported"
+            exc.path, exc.line, f"{exc.reason}; nothing was imported"
         ) from exc
     target = migrated_database()
     with target.connect() as conn, progress(f"import {file.name}") as step:

@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 import typer
+from psycopg.conninfo import conninfo_to_dict
 from rich.table import Table
 
 from recodb import db, embedded, schema
@@ -17,9 +18,17 @@ app = typer.Typer(help="The database recodb uses (DATABASE_URL or the embedded s
 
 
 @app.command("url")
-def db_url() -> None:
-    """Print the connection URL in use (starts the embedded server when needed)."""
-    print(database().url)
+def db_url(
+    show_password: Annotated[
+        bool, typer.Option("--show-password", help="Print the password of DATABASE_URL too.")
+    ] = False,
+) -> None:
+    """Print the connection URL in use (starts the embedded server when needed); the
+    password of DATABASE_URL shows as *** unless --show-password."""
+    url = database().url
+    if not show_password and conninfo_to_dict(url).get("password"):
+        url = db.redact(url)
+    print(url)
 
 
 @app.command("status")

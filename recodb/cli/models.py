@@ -138,6 +138,8 @@ def models_activate(version: Annotated[int, typer.Argument(help="Version to acti
     """Make VERSION the active model, atomically (readers never see a mixture)."""
     from recodb.training import registry
 
+    if not 1 <= version <= 2**31 - 1:  # versions are integer (int4) identities
+        raise RecodbError(f"VERSION must be between 1 and {2**31 - 1}, got {version}")
     target = migrated_database()
     with target.connect(autocommit=True) as conn:
         registry.activate(conn, version)

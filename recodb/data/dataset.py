@@ -76,10 +76,7 @@ class Dataset:
 
     def save(self, path: Path) -> None:
         """Write an uncompressed .npz (fast to write and read; text stored as UTF-8 blobs)."""
-        if path.is_dir():
-            raise DatasetFileError(f"{path} is a folder: give a file name, e.g. {path}/feed.npz")
-        if not path.parent.is_dir():
-            raise DatasetFileError(f"{path}: the folder {path.parent} does not exist")
+        check_output(path)
         arrays = {
             name: getattr(self, name)
             for name in self.__dataclass_fields__
@@ -165,6 +162,14 @@ class Dataset:
 
 class DatasetFileError(RecodbError):
     """A dataset file that can't be loaded (with what is wrong)."""
+
+
+def check_output(path: Path) -> None:
+    """DatasetFileError unless `path` names a file that `Dataset.save` can write."""
+    if path.is_dir():
+        raise DatasetFileError(f"{path} is a folder: give a file name, e.g. {path}/feed.npz")
+    if not path.parent.is_dir():
+        raise DatasetFileError(f"{path}: the folder {path.parent} does not exist")
 
 
 # The numpy arrays of a Dataset, named <table>_<column>.

@@ -24,7 +24,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -42,6 +42,10 @@ ITEM_COLUMNS = ("item_id", "itemid", "movieid", "post_id", "postid", "item")
 RATING_COLUMNS = ("rating",)
 TYPE_COLUMNS = ("interaction_type", "type", "event")
 TIME_COLUMNS = ("timestamp", "created_at", "time")
+# Timestamps later than now plus this are refused: clock skew, not data (a row dated years
+# ahead would count as brand new until then).
+CLOCK_SKEW = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ImportFileError(RecodbError):
@@ -100,6 +104,19 @@ def _parse_rating(value: str) -> float:
     return rating
 
 
+def _csv_rows(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a csv.reader; a CSV error (a field over csv's 131,072
+    characters, a stray quote) names its line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(path, reader.line_num, f"bad CSV ({exc})") from None
+        yield reader.line_num, row
+
+
 def _rows(
     path: Path, handle: TextIO, fmt: str
 ) -> tuple[Iterator[tuple[int, list[str]]], dict[str, int]]:
@@ -111,9 +128,9 @@ def _rows(
             lines = ((n, line.rstrip("\r\n").split("::")) for n, line in enumerate(handle, 1))
             return lines, {"user": 0, "item": 1, "rating": 2, "time": 3}
         if first.lower().startswith("userid,"):  # ml-latest ratings.csv
-            reader = csv.reader(handle)
-            next(reader)
-            return ((reader.line_num, row) for row in reader), {
+            rows = _csv_rows(path, csv.reader(handle))
+            next(rows)
+            return rows, {
                 "user": 0,
                 "item": 1,
                 "rating": 2,
@@ -123,9 +140,9 @@ def _rows(
         lines = ((n, line.split()) for n, line in enumerate(handle, 1))
         return lines, {"user": 0, "item": 1, "rating": 2, "time": 3}
 
-    reader = csv.reader(handle)
+    rows = _csv_rows(path, csv.reader(handle))
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = [h.strip().lower() for h in next(rows)[1]]
     except StopIteration:
         raise ImportFileError(path, None, "the file is empty") from None
 
@@ -148,17 +165,22 @@ def _rows(
     if kind is not None:
         columns["type"] = kind
     columns["time"] = find(TIME_COLUMNS, True)
-    return ((reader.line_num, row) for row in reader), columns
+    return rows, columns
 
 
 def parse(path: Path, fmt: str) -> ParsedLog:
     """Read and validate the whole file; ImportFileError names the first bad line."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    if not path.is_file():
+    if path.is_dir():
+        raise ImportFileError(path, None, "is a folder, not a file")
+    if not path.exists():
         raise ImportFileError(path, None, "no such file")
+    if not path.is_file():
+        raise ImportFileError(path, None, "is not a regular file")
     log = ParsedLog()
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         _parse_into(log, path, handle, fmt)
     if not log:
         raise ImportFileError(path, None, "no interactions found")
@@ -168,6 +190,7 @@ def parse(path: Path, fmt: str) -> ParsedLog:
 
 
 def _parse_into(log: ParsedLog, path: Path, handle: TextIO, fmt: str) -> None:
+    latest = datetime.now(UTC) + CLOCK_SKEW
     try:
         rows, cols = _rows(path, handle, fmt)
         width = max(cols.values()) + 1
@@ -205,6 +228,17 @@ def _parse_into(log: ParsedLog, path: Path, handle: TextIO, fmt: str) -> None:
                 raise ImportFileError(
                     path, line, f"bad timestamp {fields[cols['time']]!r} (unix seconds or ISO 8601)"
                 ) from None
+            if when > latest:
+                raise ImportFileError(
+                    path,
+                    line,
+                    f"timestamp {fields[cols['time']].strip()[:40]!r} is {when:%Y-%m-%d %H:%M}, "
+                    f"more than {CLOCK_SKEW.days} day in the future",
+                )
+            if when < EPOCH:
+                raise ImportFileError(
+                    path, line, f"timestamp {fields[cols['time']].strip()[:40]!r} is before 1970"
+                )
             log.users.append(user)
             log.items.append(item)
             log.types.append(kind)
@@ -218,10 +252,19 @@ def _movielens_titles(ratings: Path) -> dict[str, str]:
     """Item titles (and genres) from the file MovieLens ships beside the ratings, if present."""
     folder = ratings.parent
     if (folder / "movies.csv").is_file():  # ml-latest: movieId,title,genres
-        with (folder / "movies.csv").open(newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            next(reader, None)
-            return {r[0]: f"{r[1]} ({r[2].replace('|', ', ')})" for r in reader if len(r) >= 3}
+        path = folder / "movies.csv"
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = _csv_rows(path, csv.reader(f))
+            titles = {}
+            try:
+                next(rows, None)
+                for _, r in rows:
+                    if len(r) >= 3:
+                        titles[r[0]] = f"{r[1]} ({r[2].replace('|', ', ')})"
+            except UnicodeDecodeError as exc:
+                # (decoding runs ahead of the csv reader, so there is no exact line to name)
+                raise ImportFileError(path, None, f"not UTF-8 text ({exc.reason})") from None
+            return titles
     if (folder / "movies.dat").is_file():  # ml-1m: id::title::genres
         with (folder / "movies.dat").open(encoding="latin-1") as f:
             rows = (line.rstrip("\n").split("::") for line in f)
