@@ -249,3 +249,121 @@ def test_evaluate_on_a_given_split(db_url: str, tmp_path: Path) -> None:
     report = json.loads(next(tmp_path.glob("evaluate-*.json")).read_text())
     assert "oracle" not in report["metrics"]
     assert report["metrics"]["recodb"]["ndcg@10"] > report["metrics"]["random"]["ndcg@10"]
+
+
+def _seed(url: str, users: int, posts: int, interactions: int) -> None:
+    """Generated data loaded in-process: the commands under test are the subprocesses."""
+    from recodb.data.generate import generate
+    from recodb.data.load import load
+
+    with psycopg.connect(url) as conn:
+        load(conn, generate(users, posts, interactions, seed=3, topics=5, days=10))
+
+
+def _train(url: str, **params) -> int:
+    from recodb.training.fit import Params
+    from recodb.training.train import train
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return train(conn, Params(**params), validate=False).version
+
+
+def test_train_tune_records_its_trials(db_url: str) -> None:
+    _seed(db_url, 120, 400, 6_000)
+    tuned = run("train", "--tune", "--trials", "3", "--content-dims", "0",
+                env={"DATABASE_URL": db_url})  # fmt: skip
+    assert tuned.returncode == 0, tuned.stderr
+    assert "version 1 active" in tuned.stdout
+    with psycopg.connect(db_url) as conn:
+        params, tuning, metrics = conn.execute(
+            "select params, tuning, metrics from recodb.model where version = 1"
+        ).fetchone()
+    assert tuning["metric"] == "ndcg@10"
+    assert len(tuning["trials"]) == 3
+    assert len({json.dumps(t["params"], sort_keys=True) for t in tuning["trials"]}) == 3
+    # The model was trained with the best trial's parameters, and scored with its metrics.
+    best = max(tuning["trials"], key=lambda t: t["metrics"]["ndcg@10"])
+    assert params == best["params"]
+    assert metrics["ndcg@10"] == pytest.approx(best["metrics"]["ndcg@10"])
+
+
+def _blend_settings(conn: psycopg.Connection) -> tuple[dict, float]:
+    values = dict(
+        conn.execute(
+            "select key, value from recodb.setting"
+            " where key in ('blend_weights', 'recency_half_life_hours')"
+        ).fetchall()
+    )
+    return values["blend_weights"], values["recency_half_life_hours"]
+
+
+def _set_blend_settings(conn: psycopg.Connection, weights: dict, hours: float) -> None:
+    from psycopg.types.json import Jsonb
+
+    for key, value in (("blend_weights", weights), ("recency_half_life_hours", hours)):
+        conn.execute("update recodb.setting set value = %s where key = %s", (Jsonb(value), key))
+
+
+def test_evaluate_tune_blend_apply_stores_the_best_blend(db_url: str, tmp_path: Path) -> None:
+    from recodb.evaluation.evaluate import BLENDS, HALF_LIVES
+
+    _seed(db_url, 150, 500, 8_000)
+    _train(db_url, factors=8, content_dims=0, iterations=5)  # no text vectors: fast
+    off_grid = {"collaborative": 0.25, "content": 0.25, "recency": 0.5}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        _set_blend_settings(conn, off_grid, 6)
+    result = run("evaluate", "--users", "8", "--tune-blend", "--apply", "--output",
+                 str(tmp_path), env={"DATABASE_URL": db_url}, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "applied the best blend" in result.stdout
+    report = json.loads(next(tmp_path.glob("evaluate-*.json")).read_text())
+    searched = report["blend_search"]
+    assert len(searched) == len(BLENDS) * len(HALF_LIVES)
+    ndcg = [r["metrics"]["ndcg@10"] for r in searched]
+    assert ndcg == sorted(ndcg, reverse=True)
+    with psycopg.connect(db_url) as conn:
+        weights, hours = _blend_settings(conn)
+    assert (weights, hours) == (
+        searched[0]["blend_weights"],
+        searched[0]["recency_half_life_hours"],
+    )
+    assert (weights, hours) != (off_grid, 6)
+
+
+def test_a_failing_blend_search_restores_the_settings(conn: psycopg.Connection) -> None:
+    from recodb.evaluation.evaluate import _search_blend
+
+    before = _blend_settings(conn)
+    seen = []
+
+    def step(what: str) -> None:
+        seen.append(_blend_settings(conn))
+        if len(seen) == 3:
+            raise RuntimeError("interrupted during the third blend")
+
+    # No users: each blend is set and scored without serving anyone.
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _search_blend(conn, [], 10, {}, (10,), step)
+    assert seen[2] != before  # the search had moved the settings...
+    assert _blend_settings(conn) == before  # ...and put them back
+
+
+def test_models_prune_keep_zero(db_url: str) -> None:
+    _seed(db_url, 60, 200, 2_000)
+    for _ in range(3):
+        _train(db_url, factors=4, content_dims=0, iterations=2)
+    pruned = run("models", "prune", "--keep", "0", env={"DATABASE_URL": db_url})
+    assert pruned.returncode == 0, pruned.stderr
+    assert re.search(r"removed versions \[(2, 1|1, 2)\]", pruned.stdout), pruned.stdout
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("select version, status from recodb.model").fetchall() == [
+            (3, "active")
+        ]
+        tables = {
+            (kind, v): conn.execute(
+                "select to_regclass(recodb.model_table_name(%s, %s)) is not null", (kind, v)
+            ).fetchone()[0]
+            for kind in ("post", "user")
+            for v in (1, 2, 3)
+        }
+    assert tables == {(kind, v): v == 3 for kind in ("post", "user") for v in (1, 2, 3)}

@@ -29,7 +29,7 @@ def _sklearn_ndcg(ranked: list[int], relevant: set[int], k: int) -> float:
 def test_ndcg_agrees_with_scikit_learn_on_random_rankings() -> None:
     rng = np.random.default_rng(2026)
     checked = {"short": 0, "ideal capped by k": 0, "ideal capped by relevant": 0}
-    for _ in range(300):
+    for _ in range(120):
         catalogue = int(rng.integers(5, 40))
         k = int(rng.integers(1, 15))
         relevant = set(rng.choice(catalogue, int(rng.integers(1, catalogue)), replace=False))
@@ -41,7 +41,7 @@ def test_ndcg_agrees_with_scikit_learn_on_random_rankings() -> None:
         checked["ideal capped by k"] += len(relevant) > k
         checked["ideal capped by relevant"] += len(relevant) < k
     # The random cases did reach every branch of the ideal DCG and the short rankings.
-    assert min(checked.values()) > 20, checked
+    assert min(checked.values()) > 10, checked
 
 
 def test_hand_worked_ranking() -> None:

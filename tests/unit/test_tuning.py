@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -52,15 +53,12 @@ def test_reproducible_for_a_seed_and_different_for_another(algorithm: str) -> No
 @pytest.mark.parametrize("algorithm", ["als", "bpr"])
 def test_never_more_than_the_grid(algorithm: str) -> None:
     base = BASES[algorithm]
-    size = _grid_size(algorithm)
-    everything = candidates(base, 10 * size)
-    assert len(set(everything)) == len(everything)
-    # Every grid point once, plus the base when it lies off the grid.
-    assert {_point(p) for p in everything[1:]} | {_point(base)} == {
-        _point(p) for p in everything
-    }
-    assert len({_point(p) for p in everything if _in_grid(p)}) == size
-    assert len(everything) == size + (not _in_grid(base))
+    everything = candidates(base, 10 * _grid_size(algorithm))
+    points = [_point(p) for p in everything]
+    assert len(set(points)) == len(points)
+    # Every grid point once, and the base (an extra point only when it lies off the grid).
+    assert set(points) == set(itertools.product(*GRIDS[algorithm].values())) | {_point(base)}
+    assert len(everything) == _grid_size(algorithm) + (not _in_grid(base))
     assert _in_grid(BASES["als"]) and not _in_grid(BASES["bpr"])
 
 
