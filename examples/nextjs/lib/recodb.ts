@@ -121,15 +121,24 @@ export async function servingStatus(db: Queryable): Promise<ServingStatus | null
 export interface GenerateResponse {
   user_id: string;
   recommendations: Recommendation[];
-  metadata: { total: number; model_version: number | null; generated_at: string };
+  metadata: { total: number; model_version: string | null; generated_at: string };
+}
+
+export interface SimilarPostsResponse {
+  post_id: string;
+  similar: SimilarPost[];
+}
+
+export interface TrendingResponse {
+  posts: TrendingPost[];
 }
 
 export interface HealthResponse {
   status: "healthy" | "degraded";
   timestamp: string;
-  model_version: number | null;
+  model_version: string | null;
   model_loaded: boolean;
-  database: string;
+  database: "ok" | "unreachable";
 }
 
 export class RecodbHttpError extends Error {
@@ -183,12 +192,12 @@ export class RecodbHttpClient {
     });
   }
 
-  similarPosts(postId: string, limit = 20): Promise<unknown> {
-    return this.request("GET", `/posts/${encodeURIComponent(postId)}/similar?limit=${limit}`);
+  similarPosts(postId: string, limit = 20): Promise<SimilarPostsResponse> {
+    return this.request<SimilarPostsResponse>("GET", `/posts/${encodeURIComponent(postId)}/similar?limit=${limit}`);
   }
 
-  trending(limit = 50, offset = 0): Promise<unknown> {
-    return this.request("GET", `/trending?limit=${limit}&offset=${offset}`);
+  trending(limit = 50, offset = 0): Promise<TrendingResponse> {
+    return this.request<TrendingResponse>("GET", `/trending?limit=${limit}&offset=${offset}`);
   }
 
   health(): Promise<HealthResponse> {
