@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from recodb.cli import data, database, doctor, models, serving, settings
+from recodb.cli import api, data, database, demo, doctor, models, serving, settings
 from recodb.cli.common import err
 from recodb.errors import RecodbError
 
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(database.app, name="db")
 app.command("migrate")(database.migrate)
-for group in (data.app, models.app, serving.app):
+for group in (data.app, models.app, serving.app, api.app, demo.app):
     app.registered_commands += group.registered_commands
 app.add_typer(models.models, name="models")
 app.add_typer(settings.app, name="settings")
