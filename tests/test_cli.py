@@ -98,7 +98,7 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     assert url.returncode == 0, url.stderr
     assert str(tmp_path / "home" / "pgdata") in url.stdout
     status = run("db", "status", env=env)
-    assert "running" in status.stdout and "yes, pid" in status.stdout
+    assert re.search(r"\brunning\W+yes, pid \d+", status.stdout), status.stdout
     assert "pgvector" in status.stdout and "0.8" in status.stdout
     # Data survives from one command to the next.
     seeded = run("seed", "--users", "20", "--posts", "30", "--interactions", "100", env=env)
@@ -107,7 +107,8 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     assert again.returncode == 2
     stopped = run("db", "stop", env=env)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert "no" in run("db", "status", env=env).stdout
+    after = run("db", "status", env=env).stdout
+    assert re.search(r"\brunning\W+no\b", after), after  # not a substring of another word
 
 
 def _debian_postgres_without_pgvector() -> Path | None:
