@@ -8,13 +8,13 @@ COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access met
 
 CREATE FUNCTION recodb.activate_model(p_version integer) RETURNS integer
     LANGUAGE plpgsql
-    SET search_path TO 'recodb', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_status text;
 begin
     -- One switch at a time.
-    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.activate_model'));
     select status into v_status from recodb.model where version = p_version for update;
     if v_status is null then
         raise exception 'model version % does not exist', p_version using errcode = '22023';
@@ -39,9 +39,112 @@ $$;
 
 COMMENT ON FUNCTION recodb.activate_model(p_version integer) IS 'Activates model version p_version (ready or retired) atomically; returns it';
 
+CREATE FUNCTION recodb.compute_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_placed uuid[], p_ceiling double precision, p_settings jsonb, OUT post_ids uuid[], OUT scores double precision[], OUT reasons text[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+declare
+    v_cf public.vector;
+    v_content public.vector;
+    v_wc double precision := (p_settings -> 'blend_weights' ->> 'collaborative')::float8;
+    v_wt double precision := (p_settings -> 'blend_weights' ->> 'content')::float8;
+    v_wr double precision := (p_settings -> 'blend_weights' ->> 'recency')::float8;
+    v_cap integer := (p_settings ->> 'max_posts_per_author')::integer;
+    v_authors uuid[];
+    v_more_ids uuid[];
+    v_more_scores double precision[];
+    v_more_authors uuid[];
+    v_scan integer;
+    v_main integer;
+begin
+    if p_version is not null then
+        select t.cf, t.content into v_cf, v_content
+        from recodb.user_taste(p_user_id, p_version, p_settings -> 'interaction_weights') t;
+    end if;
+
+    select coalesce(array_agg(c.post_id order by c.score desc, c.post_id), '{}'),
+           coalesce(array_agg(c.score * p_ceiling order by c.score desc, c.post_id), '{}'),
+           coalesce(array_agg(c.reason order by c.score desc, c.post_id), '{}'),
+           coalesce(array_agg(c.author_id order by c.score desc, c.post_id), '{}')
+    into post_ids, scores, reasons, v_authors
+    from (
+        select s.post_id, s.author_id, s.score, s.reason
+        from (
+            select b.*, row_number() over (partition by b.author_id
+                                           order by b.score desc, b.post_id) as nth
+            from (
+                select x.post_id, x.author_id,
+                       (array['collaborative_filtering', 'following', 'content', 'fresh',
+                              'trending'])[x.source] as reason,
+                       (v_wc * case when v_cf is null then x.trending
+                                    else greatest(x.collaborative, x.neighbours,
+                                                  case when x.source = 2 then 0.5 else 0 end)
+                               end
+                        + v_wt * x.content + v_wr * x.recency) / (v_wc + v_wt + v_wr) as score
+                from recodb.slate_parts(p_user_id, p_version, v_cf, v_content, p_exclude,
+                                        p_settings) x
+            ) b
+        ) s
+        left join (select a.author_id, count(*) as n from unnest(p_placed) a(author_id)
+                   group by a.author_id) placed on placed.author_id = s.author_id
+        where s.author_id is null or s.nth + coalesce(placed.n, 0) <= v_cap
+        order by s.score desc, s.post_id
+        limit p_count
+    ) c;
+
+    -- Short of posts: the newest ones fill the rest. The scan widens until the slate is full
+    -- or every post has been looked at (the author cap may skip many).
+    v_main := cardinality(post_ids);
+    v_scan := 4 * (p_count - v_main) + 100;
+    while cardinality(post_ids) < p_count loop
+        select coalesce(array_agg(n.id order by n.created_at desc, n.id), '{}'),
+               coalesce(array_agg(p_ceiling * v_wr
+                                  * recodb.decay(extract(epoch from now() - n.created_at),
+                                                 3600 * (p_settings ->> 'recency_half_life_hours')::float8)
+                                  / (v_wc + v_wt + v_wr) order by n.created_at desc, n.id), '{}'),
+               coalesce(array_agg(n.author_id order by n.created_at desc, n.id), '{}')
+        into v_more_ids, v_more_scores, v_more_authors
+        from (
+            select n.*
+            from (select p.id, p.author_id, p.created_at,
+                         row_number() over (partition by p.author_id
+                                            order by p.created_at desc, p.id) as nth
+                  from (select p.id, p.author_id, p.created_at
+                        from public.posts p
+                        where p.id <> all (p_exclude) and p.id <> all (post_ids)
+                        order by p.created_at desc, p.id
+                        limit v_scan) p) n
+            left join (select a.author_id, count(*) as n
+                       from unnest(p_placed || v_authors) a(author_id)
+                       group by a.author_id) placed on placed.author_id = n.author_id
+            where n.author_id is null or n.nth + coalesce(placed.n, 0) <= v_cap
+            order by n.created_at desc, n.id
+            limit p_count - cardinality(post_ids)
+        ) n;
+        post_ids := post_ids || v_more_ids;
+        scores := scores || v_more_scores;
+        reasons := reasons || array_fill('fresh'::text, array[cardinality(v_more_ids)]);
+        v_authors := v_authors || v_more_authors;
+        exit when cardinality(post_ids) >= p_count;  -- full: no need to count the posts
+        exit when v_scan >= (select count(*) from public.posts);
+        v_scan := v_scan * 4;
+    end loop;
+    if cardinality(post_ids) > v_main then
+        -- A fresh post may outrank the weakest candidates: keep the slate sorted.
+        select array_agg(x.post_id order by x.score desc, x.post_id),
+               array_agg(x.score order by x.score desc, x.post_id),
+               array_agg(x.reason order by x.score desc, x.post_id)
+        into post_ids, scores, reasons
+        from unnest(post_ids, scores, reasons) as x(post_id, score, reason);
+    end if;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.compute_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_placed uuid[], p_ceiling double precision, p_settings jsonb, OUT post_ids uuid[], OUT scores double precision[], OUT reasons text[]) IS 'Internal: the next posts of a user''s slate (post_ids, scores, reasons), blended, capped per author and topped up with the newest posts';
+
 CREATE FUNCTION recodb.cosine_neighbours(p_kind text, p_id uuid, p_limit integer) RETURNS TABLE(id uuid, similarity double precision)
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     SET "hnsw.iterative_scan" TO 'strict_order'
     SET "hnsw.ef_search" TO '100'
     AS $_$
@@ -51,6 +154,8 @@ begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
         raise exception 'p_limit must be between 1 and 500, got %', p_limit using errcode = '22023';
     end if;
+    -- Held until the transaction ends: the version's tables can't be dropped under us.
+    perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     if v_version is null or p_id is null then
         return;
@@ -59,10 +164,10 @@ begin
         $q$
         select n.id, greatest(0, 1 - n.distance)::float8
         from (select v.cf from %1$s v where v.%2$I = $1) q,
-             lateral (select v.%2$I as id, v.cf <=> q.cf as distance
+             lateral (select v.%2$I as id, v.cf OPERATOR(public.<=>) q.cf as distance
                       from %1$s v
                       where v.cf is not null
-                      order by v.cf <=> q.cf
+                      order by v.cf OPERATOR(public.<=>) q.cf
                       limit $2 + 1) n
         where n.id <> $1 and q.cf is not null
         order by n.distance, n.id
@@ -92,6 +197,12 @@ begin
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
                    'content %s)',
                    recodb.model_table_name('user', p_version), p_factors, v_content);
+    if to_regrole('recodb_owner') is not null then
+        -- The serving functions run as recodb_owner (revision 0006); refresh adds new posts.
+        execute format('grant select, insert, update on %s, %s to recodb_owner',
+                       recodb.model_table_name('post', p_version),
+                       recodb.model_table_name('user', p_version));
+    end if;
 end
 $$;
 
@@ -107,260 +218,26 @@ $$;
 
 COMMENT ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) IS 'Internal: 0.5 ^ (age / half-life), clamped to [9.3e-302, 1] for any age';
 
-CREATE FUNCTION recodb.drop_model_tables(p_version integer) RETURNS void
+CREATE FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision DEFAULT 5) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+    v_until timestamptz := clock_timestamp() + make_interval(secs => p_wait_seconds);
 begin
+    while not pg_try_advisory_xact_lock(pg_catalog.hashtext('recodb.model_tables')) loop
+        if clock_timestamp() >= v_until then
+            return false;
+        end if;
+        perform pg_sleep(0.02);
+    end loop;
     execute format('drop table if exists %s, %s', recodb.model_table_name('post', p_version),
                    recodb.model_table_name('user', p_version));
+    return true;
 end
 $$;
 
-COMMENT ON FUNCTION recodb.drop_model_tables(p_version integer) IS 'Internal: drops model version p_version''s vector tables, if they exist';
-
-CREATE FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) RETURNS integer
-    LANGUAGE plpgsql
-    SET search_path TO 'recodb', 'public', 'pg_temp'
-    SET "hnsw.ef_search" TO '60'
-    SET "hnsw.iterative_scan" TO 'relaxed_order'
-    AS $_$
-declare
-    v_model recodb.model;
-    v_cf vector;
-    v_content vector;
-    v_added integer;
-    v_more integer := 0;
-    v_found integer;
-    v_scan integer;
-    -- The model's tables, or empty stand-ins before any model is trained.
-    v_posts text := '(select null::uuid as post_id, null::vector as cf, null::vector as content'
-                    ' where false)';
-    v_users text := '(select null::uuid as user_id, null::vector as cf, null::vector as content'
-                    ' where false)';
-    v_weights double precision[] := array[
-        (p_settings -> 'blend_weights' ->> 'collaborative')::float8,
-        (p_settings -> 'blend_weights' ->> 'content')::float8,
-        (p_settings -> 'blend_weights' ->> 'recency')::float8];
-begin
-    select * into v_model from recodb.model m where m.version = p_version;
-    if v_model.version is not null then
-        v_posts := recodb.model_table_name('post', v_model.version);
-        v_users := recodb.model_table_name('user', v_model.version);
-        -- The user's vectors: trained, plus what they did since, folded in.
-        execute format(
-            $q$
-            with trained as (
-                select u.cf, u.content from %2$s u where u.user_id = $1
-            ), recent as (
-                select i.post_id, ($2 ->> i.interaction_type)::real as w
-                from user_interaction i
-                where i.user_id = $1 and i.created_at > $3
-                order by i.created_at desc
-                limit 200
-            ), sums as (
-                select sum(v.cf * array_fill((1 + $5 * r.w)::real, array[%3$s])::vector) as cf,
-                       sum(v.content * array_fill(r.w, array[vector_dims(v.content)])::vector)
-                           filter (where v.content is not null) as content,
-                       sum(r.w) filter (where v.content is not null) as content_weight
-                from recent r join %1$s v on v.post_id = r.post_id
-                where v.cf is not null and r.w > 0
-            ), folded as (
-                select case when $4 is null then s.cf::real[] else (
-                           select array_agg(x.value order by x.row)
-                           from (select r.row, sum($4[r.row * %3$s + c.col + 1] * a.elem[c.col + 1])
-                                           as value
-                                 from (select s.cf::real[] as elem) a,
-                                      generate_series(0, %3$s - 1) r(row),
-                                      generate_series(0, %3$s - 1) c(col)
-                                 group by r.row) x) end as cf
-                from sums s
-                where s.cf is not null
-            )
-            select case when t.cf is null then f.cf::vector
-                        when f.cf is null then t.cf
-                        else t.cf + f.cf::vector end,
-                   case when s.content is null then t.content
-                        when t.content is null then s.content
-                        -- the trained profile is a unit vector: old taste and new weigh alike
-                        else t.content + s.content
-                             * array_fill((1 / s.content_weight)::real,
-                                          array[vector_dims(s.content)])::vector end
-            from (select) one
-            left join trained t on true
-            left join folded f on true
-            left join sums s on true
-            $q$,
-            v_posts, v_users, v_model.factors)
-        into v_cf, v_content
-        using p_user_id, p_settings -> 'interaction_weights', v_model.trained_to,
-              v_model.fold_in, coalesce((v_model.params ->> 'alpha')::real, 0);
-    end if;
-
-    execute format(
-        $q$
-        insert into user_recommendation
-            (user_id, post_id, score, reason, model_version, generated_at, expires_at)
-        with placed as (  -- authors already in this user's slate (when continuing it)
-            select p.author_id, count(*) as n
-            from user_recommendation r join posts p on p.id = r.post_id
-            where r.user_id = $1
-            group by p.author_id
-        ), nearest as (
-            select v.post_id, 1 as source, null::float8 as support
-            from %1$s v
-            where $2 is not null and v.cf is not null and v.post_id <> all ($4)
-            order by v.cf <#> $2
-            limit $5
-        ), neighbours as (
-            select u.user_id, 1 - (u.cf <=> $2) as similarity
-            from %2$s u
-            where $2 is not null and u.user_id <> $1
-            order by u.cf <=> $2
-            limit $6
-        ), liked_by_neighbours as (
-            select l.post_id, 1 as source, sum(n.similarity) as support
-            from neighbours n
-            join recodb.user_recent_likes r on r.user_id = n.user_id
-            cross join lateral unnest(r.post_ids) as l(post_id)
-            where l.post_id <> all ($4)
-            group by l.post_id
-            order by sum(n.similarity) desc, l.post_id
-            limit $5
-        ), following as (
-            select p.id as post_id, 2 as source, null::float8 as support
-            from follows f
-            join posts p on p.author_id = f.followee_id
-            where f.follower_id = $1 and p.id <> all ($4)
-              and p.created_at > least($7, now() - make_interval(secs => $8 * 3600))
-            order by p.created_at desc, p.id
-            limit $5
-        ), similar_content as (
-            select v.post_id, 3 as source, null::float8 as support
-            from %1$s v
-            where $3 is not null and v.content is not null and v.post_id <> all ($4)
-            order by v.content <=> $3
-            limit $5
-        ), fresh as (
-            select f.post_id, 4 as source, null::float8 as support
-            from recodb.fresh_post f
-            where f.post_id <> all ($4)
-            order by f.popularity desc, f.created_at desc, f.post_id
-            limit $5
-        ), trend as (
-            select t.post_id, 5 as source, null::float8 as support
-            from recodb.trending_post t
-            where t.post_id <> all ($4)
-            order by t.velocity desc, t.post_id
-            limit $5
-        ), candidates as (
-            select c.post_id, min(c.source) as source, max(c.support) as support
-            from (select * from nearest
-                  union all select * from liked_by_neighbours
-                  union all select * from following
-                  union all select * from similar_content
-                  union all select * from fresh
-                  union all select * from trend) c
-            group by c.post_id
-        ), parts as (
-            select c.post_id, c.source, p.author_id,
-                   greatest(-(v.cf <#> $2), 0) as ip,
-                   c.support,
-                   t.velocity,
-                   greatest(1 - (v.content <=> $3), 0) as content,
-                   recodb.decay(extract(epoch from now() - p.created_at), 3600 * $9)
-                       as recency
-            from candidates c
-            join posts p on p.id = c.post_id
-            left join %1$s v on v.post_id = c.post_id
-            left join recodb.trending_post t on t.post_id = c.post_id
-        ), scored as (
-            select x.post_id, x.source, x.author_id,
-                   ($10 * case
-                              when $2 is null then coalesce(x.velocity / nullif(max(x.velocity) over (), 0), 0)
-                              else greatest(coalesce(x.ip / nullif(max(x.ip) over (), 0), 0),
-                                            coalesce(x.support / nullif(max(x.support) over (), 0), 0),
-                                            case when x.source = 2 then 0.5 else 0 end)
-                          end
-                    + $11 * coalesce(x.content, 0)
-                    + $12 * x.recency) / ($10 + $11 + $12) as score
-            from parts x
-        ), capped as (
-            select s.*, row_number() over (partition by s.author_id
-                                           order by s.score desc, s.post_id) as nth
-            from scored s
-        )
-        select $1, c.post_id, c.score * $17,
-               (array['collaborative_filtering', 'following', 'content', 'fresh', 'trending'])[c.source],
-               $15, now(), now() + make_interval(secs => $16)
-        from capped c
-        left join placed on placed.author_id = c.author_id
-        where c.author_id is null or c.nth + coalesce(placed.n, 0) <= $13
-        order by c.score desc, c.post_id
-        limit $14
-        $q$,
-        v_posts, v_users)
-    using p_user_id, v_cf, v_content, p_exclude,
-          (p_settings ->> 'candidates_per_source')::integer,
-          (p_settings ->> 'neighbour_count')::integer,
-          v_model.trained_to,
-          (p_settings ->> 'fresh_post_hours')::float8,
-          (p_settings ->> 'recency_half_life_hours')::float8,
-          v_weights[1], v_weights[2], v_weights[3],
-          (p_settings ->> 'max_posts_per_author')::integer,
-          p_count,
-          v_model.version,
-          (p_settings ->> 'slate_ttl_seconds')::float8,
-          p_ceiling;
-    get diagnostics v_added = row_count;
-
-    -- Short of posts: the newest ones fill the rest. The scan widens until the slate is full
-    -- or every post has been looked at (the author cap may skip many).
-    v_scan := 4 * (p_count - v_added) + 100;
-    while v_added + v_more < p_count loop
-        with placed as (
-            select p.author_id, count(*) as n
-            from user_recommendation r join posts p on p.id = r.post_id
-            where r.user_id = p_user_id
-            group by p.author_id
-        ), newest as (
-            select p.id, p.author_id, p.created_at,
-                   row_number() over (partition by p.author_id order by p.created_at desc, p.id)
-                       as nth
-            from (select p.id, p.author_id, p.created_at
-                  from posts p
-                  where p.id <> all (p_exclude)
-                    and not exists (select from user_recommendation r
-                                    where r.user_id = p_user_id and r.post_id = p.id)
-                  order by p.created_at desc, p.id
-                  limit v_scan) p
-        )
-        insert into user_recommendation
-            (user_id, post_id, score, reason, model_version, generated_at, expires_at)
-        select p_user_id, n.id,
-               p_ceiling * v_weights[3]
-                   * recodb.decay(extract(epoch from now() - n.created_at),
-                                  3600 * (p_settings ->> 'recency_half_life_hours')::float8)
-                   / (v_weights[1] + v_weights[2] + v_weights[3]),
-               'fresh', v_model.version, now(),
-               now() + make_interval(secs => (p_settings ->> 'slate_ttl_seconds')::float8)
-        from newest n
-        left join placed on placed.author_id = n.author_id
-        where n.author_id is null
-           or n.nth + coalesce(placed.n, 0) <= (p_settings ->> 'max_posts_per_author')::integer
-        order by n.created_at desc, n.id
-        limit p_count - v_added - v_more;
-        get diagnostics v_found = row_count;
-        v_more := v_more + v_found;
-        exit when v_added + v_more >= p_count;  -- full: no need to count the posts
-        exit when v_scan >= (select count(*) from posts);
-        v_scan := v_scan * 4;
-    end loop;
-    return v_added + v_more;
-end
-$_$;
-
-COMMENT ON FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) IS 'Internal to recommend(): adds up to p_count scored posts to a user''s slate';
+COMMENT ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) IS 'Internal: drops model version p_version''s vector tables once no reader uses them; false when readers held them for p_wait_seconds';
 
 CREATE FUNCTION recodb.index_model_table(p_version integer, p_step text) RETURNS boolean
     LANGUAGE plpgsql
@@ -442,7 +319,7 @@ COMMENT ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) IS '
 
 CREATE FUNCTION recodb.prune_models(p_keep integer DEFAULT NULL::integer) RETURNS integer[]
     LANGUAGE plpgsql
-    SET search_path TO 'recodb', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_keep integer := coalesce(p_keep, (recodb.setting_value('keep_model_versions'))::integer);
@@ -452,16 +329,18 @@ begin
     if v_keep is null or v_keep < 0 then
         raise exception 'p_keep must be >= 0, got %', v_keep using errcode = '22023';
     end if;
-    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.activate_model'));
     for v_version in
         select version from recodb.model
         where status in ('ready', 'retired')
         order by version desc
         offset v_keep
     loop
-        perform recodb.drop_model_tables(v_version);
-        delete from recodb.model where version = v_version;
-        v_removed := v_removed || v_version;
+        -- Skipped when readers hold the tables (the next prune takes it).
+        if recodb.drop_model_tables(v_version) then
+            delete from recodb.model where version = v_version;
+            v_removed := v_removed || v_version;
+        end if;
     end loop;
     -- Failed versions have no vectors; keep as many of their rows, for the diagnosis.
     with gone as (
@@ -480,15 +359,18 @@ COMMENT ON FUNCTION recodb.prune_models(p_keep integer) IS 'Removes model versio
 
 CREATE FUNCTION recodb.recommend(p_user_id uuid, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0, p_exclude_seen boolean DEFAULT true) RETURNS TABLE(post_id uuid, score double precision, reason text)
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_settings jsonb;
     v_version integer;
-    v_stored integer := 0;
+    v_slate recodb.slate;
     v_wanted integer;
     v_exclude uuid[] := '{}';
-    v_ceiling double precision := 1;
+    v_placed uuid[] := '{}';
+    v_next record;
+    v_store boolean;
+    v_known boolean;
 begin
     if p_user_id is null then
         raise exception 'p_user_id must not be null' using errcode = '22023';
@@ -502,65 +384,103 @@ begin
     if p_exclude_seen is null then
         raise exception 'p_exclude_seen must not be null' using errcode = '22023';
     end if;
-
-    if not exists (select from users u where u.id = p_user_id) then
-        raise exception 'unknown user %', p_user_id using errcode = '22023';
+    -- A feed session holds at most 500 posts.
+    if p_offset >= 500 then
+        return;
     end if;
-
-    if p_offset > 0 then
-        select count(*) into v_stored
-        from user_recommendation r
-        where r.user_id = p_user_id and r.expires_at > now();
-    end if;
-    -- A feed session holds at most 500 posts; a page within the stored slate is one index scan.
     v_wanted := least(500, p_offset + p_limit);
-    if p_offset = 0 or v_stored = 0 or (v_stored < v_wanted and v_stored < 500) then
+
+    -- Held until the transaction ends: the version's tables can't be dropped under us.
+    perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
+    select m.version into v_version from recodb.model m where m.status = 'active';
+    select s.* into v_slate
+    from recodb.slate s
+    where s.user_id = p_user_id and s.expires_at > now()
+      and s.model_version is not distinct from v_version
+      and not pg_is_in_recovery();  -- unlogged: a standby can't read it
+
+    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
+       or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
         select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
-        select m.version into v_version from recodb.model m where m.status = 'active';
-        if p_exclude_seen then
+        v_known := exists (select from public.users u where u.id = p_user_id);
+        if p_exclude_seen and v_known then
             select coalesce(array_agg(distinct i.post_id), '{}') into v_exclude
-            from user_interaction i where i.user_id = p_user_id;
+            from public.user_interaction i where i.user_id = p_user_id;
         end if;
-        -- One slate per user at a time.
-        perform pg_advisory_xact_lock(hashtextextended(p_user_id::text, 7));
-        if p_offset = 0 or v_stored = 0 then
-            -- A new slate.
-            delete from user_recommendation r where r.user_id = p_user_id;
-            v_wanted := greatest((v_settings ->> 'slate_size')::integer, v_wanted);
+        v_store := v_known and not pg_is_in_recovery()
+                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7));
+        if v_slate.user_id is not null and p_offset > 0 then
+            -- Continue the slate: what follows ranks after everything it holds.
+            select coalesce(array_agg(p.author_id), '{}') into v_placed
+            from public.posts p where p.id = any (v_slate.post_ids);
+            select * into v_next
+            from recodb.compute_slate(
+                p_user_id, v_version,
+                greatest((v_settings ->> 'slate_size')::integer, v_wanted)
+                    - cardinality(v_slate.post_ids),
+                v_exclude || v_slate.post_ids, v_placed,
+                v_slate.scores[cardinality(v_slate.scores)] * (1 - 1e-9), v_settings);
+            v_slate.post_ids := v_slate.post_ids || v_next.post_ids;
+            v_slate.scores := v_slate.scores || v_next.scores;
+            v_slate.reasons := v_slate.reasons || v_next.reasons;
         else
-            -- Continue the slate: the next posts rank after every post already in it.
-            delete from user_recommendation r where r.user_id = p_user_id and r.expires_at <= now();
-            select coalesce(v_exclude || array_agg(r.post_id), v_exclude), min(r.score)
-            into v_exclude, v_ceiling
-            from user_recommendation r where r.user_id = p_user_id;
-            v_ceiling := v_ceiling * (1 - 1e-9);
-            v_wanted := least(500, greatest((v_settings ->> 'slate_size')::integer, v_wanted))
-                        - v_stored;
+            select * into v_next
+            from recodb.compute_slate(
+                p_user_id, v_version,
+                least(500, greatest((v_settings ->> 'slate_size')::integer, v_wanted)),
+                v_exclude, '{}', 1, v_settings);
+            v_slate := row(p_user_id, v_version, v_next.post_ids, v_next.scores, v_next.reasons,
+                           false, now(),
+                           now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         end if;
-        perform recodb.fill_slate(p_user_id, v_version, v_wanted, v_exclude, v_ceiling,
-                                  v_settings);
+        if v_store then
+            insert into recodb.slate as s
+            values (v_slate.*)
+            on conflict (user_id) do update
+                set model_version = excluded.model_version, post_ids = excluded.post_ids,
+                    scores = excluded.scores, reasons = excluded.reasons,
+                    precomputed = false, generated_at = excluded.generated_at,
+                    expires_at = excluded.expires_at;
+        end if;
+        -- Computed just now: nothing was touched since.
+        return query
+        select x.post_id, x.score, x.reason
+        from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
+                 with ordinality as x(post_id, score, reason, n)
+        where x.n > p_offset and x.n <= p_offset + p_limit
+        order by x.n;
+        return;
     end if;
 
+    if p_offset = 0 and v_slate.precomputed
+       and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7)) then
+        -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
+        update recodb.slate s set precomputed = false where s.user_id = p_user_id;
+    end if;
     return query
-    select r.post_id, r.score, r.reason
-    from user_recommendation r
-    where r.user_id = p_user_id and r.expires_at > now()
-    order by r.score desc, r.post_id
-    limit p_limit offset p_offset;
+    select x.post_id, x.score, x.reason
+    from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
+             with ordinality as x(post_id, score, reason, n)
+    where x.n > p_offset and x.n <= p_offset + p_limit
+      and not (p_exclude_seen and exists (select from public.user_interaction i
+                                          where i.user_id = p_user_id
+                                            and i.created_at >= v_slate.generated_at
+                                            and i.post_id = x.post_id))
+    order by x.n;
 end
 $$;
 
 COMMENT ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) IS 'The feed of p_user_id: (post_id, score in [0, 1], reason), best first, ties by post_id. Offset 0 computes and stores a slate; later offsets page through it, extending it as needed';
 
 CREATE FUNCTION recodb.refresh() RETURNS TABLE(step text, seconds double precision)
-    LANGUAGE plpgsql
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_started timestamptz;
     v_view text;
 begin
-    perform pg_advisory_xact_lock(hashtext('recodb.refresh'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.refresh'));
     -- In this order: author_popularity reads post_engagement, fresh_post author_popularity.
     foreach v_view in array array['post_engagement', 'trending_post', 'author_popularity',
                                   'fresh_post', 'user_recent_likes'] loop
@@ -572,23 +492,25 @@ begin
     end loop;
 
     v_started := clock_timestamp();
-    delete from user_recommendation where expires_at <= now();
+    delete from recodb.slate s
+    where s.user_id in (select e.user_id from recodb.slate e where e.expires_at <= now()
+                        for update skip locked);
     step := 'expired slates';
     seconds := extract(epoch from clock_timestamp() - v_started);
     return next;
 end
 $$;
 
-COMMENT ON FUNCTION recodb.refresh() IS 'Refreshes the engagement views concurrently (post_engagement, trending_post, author_popularity, fresh_post, user_recent_likes) and deletes expired user_recommendation rows; returns (step, seconds)';
+COMMENT ON FUNCTION recodb.refresh() IS 'Refreshes the engagement views concurrently (post_engagement, trending_post, author_popularity, fresh_post, user_recent_likes) and deletes expired slates; returns (step, seconds)';
 
 CREATE FUNCTION recodb.rollback_model() RETURNS integer
     LANGUAGE plpgsql
-    SET search_path TO 'recodb', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_previous integer;
 begin
-    perform pg_advisory_xact_lock(hashtext('recodb.activate_model'));
+    perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.activate_model'));
     select version into v_previous
     from recodb.model
     where status = 'retired' and activated_at is not null
@@ -615,60 +537,126 @@ $$;
 
 COMMENT ON FUNCTION recodb.serving_status() IS 'The active model: (model_version, model_trained_to, model_activated_at); no row when none';
 
-CREATE FUNCTION recodb.setting_validate() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO 'recodb', 'pg_temp'
+CREATE FUNCTION recodb.setting_problem(p_key text, p_value jsonb, p_kind text, p_min numeric, p_max numeric, p_default jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-    v_key text;
+    v_key text := case when length(p_key) > 60 then left(p_key, 60) || '…' else p_key end;
+    v_shown text := case when length(p_value::text) > 60 then left(p_value::text, 60) || '…'
+                         else p_value::text end;
+    v_range text := concat(case when p_min is not null then format(' >= %s', p_min) end,
+                           case when p_max is not null then format(' <= %s', p_max) end);
+    v_expected text[];
+    v_got text[];
+    v_entry record;
+    v_number numeric;
 begin
-    if new.kind is null then
-        raise exception 'unknown setting %: a new setting needs a kind (weights, positive, whole)',
-            new.key using errcode = '22023';
+    if p_min is not null and p_max is not null then
+        v_range := format(' between %s and %s', p_min, p_max);
     end if;
-    if new.kind = 'weights' then
-        if jsonb_typeof(new.value) <> 'object' then
-            raise exception 'setting %: expected a JSON object', new.key using errcode = '22023';
+    if p_kind = 'weights' then
+        select array_agg(k order by k) into v_expected from jsonb_object_keys(p_default) k;
+        if jsonb_typeof(p_value) = 'object' then
+            select array_agg(k order by k) into v_got from jsonb_object_keys(p_value) k;
         end if;
-        if tg_op = 'UPDATE' and (select array_agg(k order by k) from jsonb_object_keys(new.value) k)
-                is distinct from (select array_agg(k order by k) from jsonb_object_keys(old.value) k)
-        then
-            raise exception 'setting %: expected exactly the keys %, got %', new.key,
-                (select array_agg(k order by k) from jsonb_object_keys(old.value) k),
-                (select array_agg(k order by k) from jsonb_object_keys(new.value) k)
-                using errcode = '22023';
+        if jsonb_typeof(p_value) <> 'object' or v_got is distinct from v_expected then
+            return format('setting %s must be a JSON object with exactly the keys %s, got %s',
+                          v_key, array_to_string(v_expected, ', '), v_shown);
         end if;
-        for v_key in select jsonb_object_keys(new.value) loop
-            if jsonb_typeof(new.value -> v_key) <> 'number' or (new.value ->> v_key)::numeric < 0 then
-                raise exception 'setting %: % must be a number >= 0, got %',
-                    new.key, v_key, new.value -> v_key using errcode = '22023';
+        for v_entry in select e.key, e.value from jsonb_each(p_value) e order by e.key loop
+            if jsonb_typeof(v_entry.value) = 'number' then
+                v_number := v_entry.value::numeric;
+            end if;
+            if jsonb_typeof(v_entry.value) <> 'number' or v_number < 0
+               or (v_number <> 0 and (v_number < p_min or v_number > p_max)) then
+                return format('setting %s: %s must be 0 or a number%s, got %s', v_key,
+                              v_entry.key, coalesce(nullif(v_range, ''), ' > 0'),
+                              case when length(v_entry.value::text) > 60
+                                   then left(v_entry.value::text, 60) || '…'
+                                   else v_entry.value::text end);
             end if;
         end loop;
-        if (select sum(value::numeric) from jsonb_each_text(new.value)) = 0 then
-            raise exception 'setting %: the weights must not all be 0', new.key
+        if (select sum(e.value::numeric) from jsonb_each_text(p_value) e) = 0 then
+            return format('setting %s: the weights must not all be 0', v_key);
+        end if;
+        return null;
+    elsif p_kind in ('positive', 'whole') then
+        if jsonb_typeof(p_value) = 'number' then
+            v_number := p_value::numeric;
+        end if;
+        if v_number is null
+           or v_number < coalesce(p_min, case p_kind when 'whole' then 1 end)
+           or (p_min is null and p_kind = 'positive' and v_number <= 0)
+           or v_number > p_max
+           or (p_kind = 'whole' and v_number <> trunc(v_number)) then
+            return format('setting %s must be %s%s, got %s', v_key,
+                          case p_kind when 'whole' then 'a whole number' else 'a number' end,
+                          coalesce(nullif(v_range, ''),
+                                   case p_kind when 'whole' then ' >= 1' else ' > 0' end),
+                          v_shown);
+        end if;
+        return null;
+    end if;
+    return format('setting %s has an unknown kind %s', v_key, coalesce(p_kind, 'null'));
+end
+$$;
+
+COMMENT ON FUNCTION recodb.setting_problem(p_key text, p_value jsonb, p_kind text, p_min numeric, p_max numeric, p_default jsonb) IS 'Internal: why a setting value does not fit its kind and bounds (one line), or null';
+
+CREATE FUNCTION recodb.setting_validate() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_new jsonb := to_jsonb(new);
+    v_old jsonb;
+    v_column text;
+    v_problem text;
+    v_key text := case when length(new.key) > 60 then left(new.key, 60) || '…' else new.key end;
+begin
+    if tg_op = 'INSERT' then
+        if not exists (select from recodb.setting s where s.key = new.key) then
+            raise exception 'unknown setting %: settings are defined by recodb''s migrations',
+                v_key using errcode = '22023';
+        end if;
+        -- The key exists: the insert conflicts (an upsert's update comes back here as UPDATE).
+        return new;
+    end if;
+
+    v_old := to_jsonb(old);
+    if new.key is distinct from old.key then
+        raise exception 'setting %: a key can''t be renamed', old.key using errcode = '22023';
+    end if;
+    for v_column in select k from jsonb_object_keys(v_old) k
+                    where k not in ('value', 'updated_at') order by k loop
+        if v_new -> v_column is distinct from v_old -> v_column then
+            raise exception 'setting %: only its value may change, not %', old.key, v_column
                 using errcode = '22023';
         end if;
-    elsif jsonb_typeof(new.value) <> 'number' then
-        raise exception 'setting %: expected a number, got %', new.key, new.value
-            using errcode = '22023';
-    elsif new.kind = 'positive' and new.value::numeric <= 0 then
-        raise exception 'setting %: expected a number > 0, got %', new.key, new.value
-            using errcode = '22023';
-    elsif new.kind = 'whole'
-          and (new.value::numeric < 1 or new.value::numeric <> trunc(new.value::numeric)) then
-        raise exception 'setting %: expected a whole number >= 1, got %', new.key, new.value
-            using errcode = '22023';
+    end loop;
+
+    -- (to_jsonb reads the bounds, so the trigger also works below revision 0005.)
+    v_problem := recodb.setting_problem(new.key, new.value, new.kind,
+                                        (v_new ->> 'min_value')::numeric,
+                                        (v_new ->> 'max_value')::numeric,
+                                        coalesce(v_new -> 'default_value', old.value));
+    if v_problem is not null then
+        raise exception '%', v_problem using errcode = '22023';
+    end if;
+    if new.kind = 'whole' then
+        new.value := to_jsonb(trunc(new.value::numeric));
     end if;
     new.updated_at := now();
     return new;
 end
 $$;
 
-COMMENT ON FUNCTION recodb.setting_validate() IS 'Trigger: validates recodb.setting values by kind; raises 22023 on a malformed value';
+COMMENT ON FUNCTION recodb.setting_validate() IS 'Trigger: refuses unknown keys, changes to a key''s definition, and values outside its kind and bounds (SQLSTATE 22023)';
 
 CREATE FUNCTION recodb.setting_value(p_key text) RETURNS jsonb
     LANGUAGE sql STABLE
-    SET search_path TO 'recodb', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
     select value from recodb.setting where key = p_key
 $$;
@@ -677,7 +665,7 @@ COMMENT ON FUNCTION recodb.setting_value(p_key text) IS 'The jsonb value of sett
 
 CREATE FUNCTION recodb.similar_posts(p_post_id uuid, p_limit integer DEFAULT 20) RETURNS TABLE(post_id uuid, similarity double precision)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
     select n.id, n.similarity from recodb.cosine_neighbours('post', p_post_id, p_limit) n
 $$;
@@ -686,16 +674,151 @@ COMMENT ON FUNCTION recodb.similar_posts(p_post_id uuid, p_limit integer) IS 'Up
 
 CREATE FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer DEFAULT 20) RETURNS TABLE(user_id uuid, similarity double precision)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
     select n.id, n.similarity from recodb.cosine_neighbours('user', p_user_id, p_limit) n
 $$;
 
 COMMENT ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) IS 'Up to p_limit users nearest to p_user_id by cosine of collaborative vectors: (user_id, similarity in [0, 1]), best first, ties by user_id';
 
+CREATE FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) RETURNS TABLE(post_id uuid, author_id uuid, source smallint, collaborative double precision, neighbours double precision, content double precision, recency double precision, trending double precision, following double precision)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    SET "hnsw.ef_search" TO '60'
+    SET "hnsw.iterative_scan" TO 'relaxed_order'
+    AS $_$
+declare
+    v_per_source integer := (p_settings ->> 'candidates_per_source')::integer;
+    v_posts text;
+    v_users text;
+    v_trained_to timestamptz;
+    v_nearest uuid[] := '{}';
+    v_similar uuid[] := '{}';
+    v_neighbours uuid[] := '{}';
+    v_neighbour_sims double precision[] := '{}';
+    v_ids uuid[];
+    v_sources smallint[];
+    v_supports double precision[];
+    v_ips double precision[] := '{}';
+    v_contents double precision[] := '{}';
+    v_vector_ids uuid[] := '{}';
+begin
+    if p_version is not null then
+        v_posts := recodb.model_table_name('post', p_version);
+        v_users := recodb.model_table_name('user', p_version);
+        select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
+    end if;
+    if p_cf is not null then
+        execute format(
+            'select array_agg(x.post_id) from (select v.post_id from %s v'
+            ' where v.cf is not null and v.post_id <> all ($2)'
+            ' order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
+        into v_nearest using p_cf, p_exclude, v_per_source;
+        execute format(
+            'select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)'
+            ' from (select u.user_id, u.cf OPERATOR(public.<=>) $1 as d from %s u'
+            ' where u.user_id <> $2 order by u.cf OPERATOR(public.<=>) $1 limit $3) x', v_users)
+        into v_neighbours, v_neighbour_sims
+        using p_cf, p_user_id, (p_settings ->> 'neighbour_count')::integer;
+    end if;
+    if p_content is not null then
+        execute format(
+            'select array_agg(x.post_id) from (select v.post_id from %s v'
+            ' where v.content is not null and v.post_id <> all ($2)'
+            ' order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
+        into v_similar using p_content, p_exclude, v_per_source;
+    end if;
+
+    -- Every candidate, by its first source.
+    select array_agg(g.post_id), array_agg(g.source), array_agg(g.support)
+    into v_ids, v_sources, v_supports
+    from (select c.post_id, min(c.source) as source, max(c.support) as support
+    from (
+        select n.post_id, 1::smallint as source, null::float8 as support
+        from unnest(coalesce(v_nearest, '{}')) n(post_id)
+        union all
+        (select l.post_id, 1::smallint, sum(nb.similarity)
+         from unnest(coalesce(v_neighbours, '{}'), coalesce(v_neighbour_sims, '{}'))
+                  nb(user_id, similarity)
+         join recodb.user_recent_likes r on r.user_id = nb.user_id
+         cross join lateral unnest(r.post_ids) as l(post_id)
+         where l.post_id <> all (p_exclude)
+         group by l.post_id
+         order by sum(nb.similarity) desc, l.post_id
+         limit v_per_source)
+        union all
+        (select p.id, 2::smallint, null
+         from public.follows f
+         join public.posts p on p.author_id = f.followee_id
+         where f.follower_id = p_user_id and p.id <> all (p_exclude)
+           and p.created_at > least(v_trained_to,
+                                    now() - make_interval(secs => 3600 *
+                                        (p_settings ->> 'fresh_post_hours')::float8))
+         order by p.created_at desc, p.id
+         limit v_per_source)
+        union all
+        select s.post_id, 3::smallint, null from unnest(coalesce(v_similar, '{}')) s(post_id)
+        union all
+        (select f.post_id, 4::smallint, null
+         from recodb.fresh_post f
+         where f.post_id <> all (p_exclude)
+         order by f.popularity desc, f.created_at desc, f.post_id
+         limit v_per_source)
+        union all
+        (select t.post_id, 5::smallint, null
+         from recodb.trending_post t
+         where t.post_id <> all (p_exclude)
+         order by t.velocity desc, t.post_id
+         limit v_per_source)
+    ) c
+    group by c.post_id) g;
+
+    -- Their vectors' agreement with the user's (one primary-key probe each).
+    if p_version is not null and (p_cf is not null or p_content is not null) then
+        execute format(
+            'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
+            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3))'
+            ' from %s v where v.post_id = any ($1)', v_posts)
+        into v_vector_ids, v_ips, v_contents using v_ids, p_cf, p_content;
+    end if;
+
+    return query
+    with cand as (
+        select * from unnest(coalesce(v_ids, '{}'), coalesce(v_sources, '{}'),
+                             coalesce(v_supports, '{}')) as x(post_id, source, support)
+    ), vec as (
+        select * from unnest(coalesce(v_vector_ids, '{}'), coalesce(v_ips, '{}'),
+                             coalesce(v_contents, '{}')) as x(post_id, ip, content)
+    ), raw as (
+        select c.post_id, p.author_id, c.source,
+               greatest(v.ip, 0) as ip, c.support, t.velocity,
+               greatest(v.content, 0) as content,
+               recodb.decay(extract(epoch from now() - p.created_at),
+                            3600 * (p_settings ->> 'recency_half_life_hours')::float8) as recency,
+               exists (select from public.follows f
+                       where f.follower_id = p_user_id and f.followee_id = p.author_id)
+                   as followed
+        from cand c
+        join public.posts p on p.id = c.post_id
+        left join vec v on v.post_id = c.post_id
+        left join recodb.trending_post t on t.post_id = c.post_id
+    )
+    select r.post_id, r.author_id, r.source,
+           coalesce(r.ip / nullif(max(r.ip) over (), 0), 0),
+           coalesce(r.support / nullif(max(r.support) over (), 0), 0),
+           coalesce(r.content, 0),
+           r.recency,
+           coalesce(r.velocity / nullif(max(r.velocity) over (), 0), 0),
+           case when r.followed then 1.0::float8 else 0.0::float8 end
+    from raw r;
+end
+$_$;
+
+COMMENT ON FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) IS 'Internal: a user''s slate candidates with their source and score parts, each in [0, 1]';
+
 CREATE FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_id uuid;
@@ -708,19 +831,26 @@ begin
     end if;
     if p_type is null or p_type not in ('view', 'click', 'like', 'comment', 'share') then
         raise exception 'p_type must be one of view, click, like, comment, share; got %',
-            coalesce(quote_literal(p_type), 'null') using errcode = '22023';
+            coalesce(quote_literal(left(p_type, 60)) || case when length(p_type) > 60
+                                                           then '…' else '' end, 'null')
+            using errcode = '22023';
     end if;
     if p_metadata is not null and jsonb_typeof(p_metadata) <> 'object' then
         raise exception 'p_metadata must be a JSON object, got %', jsonb_typeof(p_metadata)
             using errcode = '22023';
     end if;
-    if not exists (select from users where id = p_user_id) then
+    if octet_length(p_metadata::text) > (recodb.setting_value('max_metadata_bytes'))::integer then
+        raise exception 'p_metadata must be at most % bytes of JSON (setting max_metadata_bytes), '
+            'got %', recodb.setting_value('max_metadata_bytes'), octet_length(p_metadata::text)
+            using errcode = '22023';
+    end if;
+    if not exists (select from public.users where id = p_user_id) then
         raise exception 'unknown user %', p_user_id using errcode = '22023';
     end if;
-    if not exists (select from posts where id = p_post_id) then
+    if not exists (select from public.posts where id = p_post_id) then
         raise exception 'unknown post %', p_post_id using errcode = '22023';
     end if;
-    insert into user_interaction (user_id, post_id, interaction_type, metadata)
+    insert into public.user_interaction (user_id, post_id, interaction_type, metadata)
     values (p_user_id, p_post_id, p_type, p_metadata)
     returning id into v_id;
     return v_id;
@@ -731,7 +861,7 @@ COMMENT ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_t
 
 CREATE FUNCTION recodb.trending(p_limit integer DEFAULT 50, p_offset integer DEFAULT 0) RETURNS TABLE(post_id uuid, score double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'recodb', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
@@ -751,6 +881,84 @@ end
 $$;
 
 COMMENT ON FUNCTION recodb.trending(p_limit integer, p_offset integer) IS 'Trending posts: (post_id, score in (0, 1]) by engagement velocity as of the last refresh, best first, ties by post_id';
+
+CREATE FUNCTION recodb.user_taste(p_user_id uuid, p_version integer, p_weights jsonb, OUT cf public.vector, OUT content public.vector) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $_$
+declare
+    v_model recodb.model;
+    v_posts uuid[];
+    v_weights real[];
+    v_sum public.vector;
+    v_content_sum public.vector;
+    v_content_weight double precision;
+    v_folded real[];
+begin
+    select * into v_model from recodb.model m where m.version = p_version;
+    if v_model.version is null then
+        return;
+    end if;
+    execute format('select u.cf, u.content from %s u where u.user_id = $1',
+                   recodb.model_table_name('user', p_version))
+    into cf, content using p_user_id;
+
+    -- What they touched since the model's data ends (the newest 200), weighted by type.
+    select array_agg(r.post_id), array_agg(r.w)
+    into v_posts, v_weights
+    from (select i.post_id, coalesce((p_weights ->> i.interaction_type)::real, 0) as w
+          from public.user_interaction i
+          where i.user_id = p_user_id and i.created_at > v_model.trained_to
+          order by i.created_at desc
+          limit 200) r
+    where r.w > 0;
+    if v_posts is null then
+        return;
+    end if;
+
+    execute format(
+        $q$
+        select public.sum(v.cf OPERATOR(public.*)
+                          array_fill((1 + $3 * t.w)::real, array[%2$s])::public.vector),
+               public.sum(v.content OPERATOR(public.*)
+                          array_fill(t.w, array[public.vector_dims(v.content)])::public.vector)
+                   filter (where v.content is not null),
+               sum(t.w) filter (where v.content is not null)
+        from unnest($1, $2) as t(post_id, w)
+        join %1$s v on v.post_id = t.post_id
+        where v.cf is not null
+        $q$,
+        recodb.model_table_name('post', p_version), v_model.factors)
+    into v_sum, v_content_sum, v_content_weight
+    using v_posts, v_weights, coalesce((v_model.params ->> 'alpha')::real, 0);
+
+    if v_sum is not null then
+        if v_model.fold_in is null then
+            v_folded := v_sum::real[];  -- BPR: no closed form; the sum points the same way
+        else
+            select array_agg(x.value order by x.r)
+            into v_folded
+            from (select r.r, sum(v_model.fold_in[r.r * v_model.factors + c.c + 1] * s.elem[c.c + 1])
+                              as value
+                  from (select v_sum::real[] as elem) s,
+                       generate_series(0, v_model.factors - 1) r(r),
+                       generate_series(0, v_model.factors - 1) c(c)
+                  group by r.r) x;
+        end if;
+        cf := case when cf is null then v_folded::public.vector
+                   else cf OPERATOR(public.+) v_folded::public.vector end;
+    end if;
+    if v_content_sum is not null then
+        v_content_sum := v_content_sum OPERATOR(public.*)
+            array_fill((1 / v_content_weight)::real,
+                       array[public.vector_dims(v_content_sum)])::public.vector;
+        content := case when content is null then v_content_sum
+                        else content OPERATOR(public.+) v_content_sum end;
+    end if;
+end
+$_$;
+
+COMMENT ON FUNCTION recodb.user_taste(p_user_id uuid, p_version integer, p_weights jsonb, OUT cf public.vector, OUT content public.vector) IS 'Internal: a user''s cf and content vectors under a model, trained plus folded-in interactions';
 
 CREATE TABLE public.follows (
     follower_id uuid NOT NULL,
@@ -781,16 +989,32 @@ CREATE TABLE public.user_interaction (
     CONSTRAINT user_interaction_type_check CHECK (((interaction_type)::text = ANY ((ARRAY['view'::character varying, 'click'::character varying, 'like'::character varying, 'comment'::character varying, 'share'::character varying])::text[])))
 );
 
-CREATE TABLE public.user_recommendation (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+CREATE UNLOGGED TABLE recodb.slate (
     user_id uuid NOT NULL,
-    post_id uuid NOT NULL,
-    score double precision NOT NULL,
+    model_version integer,
+    post_ids uuid[] NOT NULL,
+    scores double precision[] NOT NULL,
+    reasons text[] NOT NULL,
+    precomputed boolean DEFAULT false NOT NULL,
     generated_at timestamp with time zone DEFAULT now() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    reason text,
-    model_version integer
+    expires_at timestamp with time zone NOT NULL
 );
+
+COMMENT ON TABLE recodb.slate IS 'One feed slate per user, best first (recommend() computes and stores it; later pages read it). Unlogged and without foreign keys: a lost slate is recomputed';
+
+CREATE VIEW public.user_recommendation AS
+ SELECT (md5(((s.user_id)::text || (p.post_id)::text)))::uuid AS id,
+    s.user_id,
+    p.post_id,
+    p.score,
+    s.generated_at,
+    s.expires_at,
+    p.reason,
+    s.model_version
+   FROM (recodb.slate s
+     CROSS JOIN LATERAL UNNEST(s.post_ids, s.scores, s.reasons) p(post_id, score, reason));
+
+COMMENT ON VIEW public.user_recommendation IS 'The seed''s precomputed recommendations, one row per post: a view over recodb.slate';
 
 CREATE TABLE public.users (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -805,28 +1029,46 @@ CREATE TABLE recodb.setting (
     description text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     kind text NOT NULL,
+    default_value jsonb NOT NULL,
+    min_value numeric NOT NULL,
+    max_value numeric NOT NULL,
+    CONSTRAINT setting_bounds_check CHECK ((min_value <= max_value)),
     CONSTRAINT setting_kind_check CHECK ((kind = ANY (ARRAY['weights'::text, 'positive'::text, 'whole'::text])))
 );
 
 COMMENT ON TABLE recodb.setting IS 'Tunable behaviour as data; values are validated by recodb.setting_validate()';
 
+COMMENT ON COLUMN recodb.setting.default_value IS 'The value `recodb settings reset` restores; fixed by migrations';
+
+COMMENT ON COLUMN recodb.setting.min_value IS 'Smallest accepted value (weights: of each non-zero weight); fixed by migrations';
+
+COMMENT ON COLUMN recodb.setting.max_value IS 'Largest accepted value (weights: of each weight); fixed by migrations';
+
 CREATE MATERIALIZED VIEW recodb.post_engagement AS
- SELECT i.post_id,
-    count(*) FILTER (WHERE ((i.interaction_type)::text = 'view'::text)) AS views,
-    count(*) FILTER (WHERE ((i.interaction_type)::text = 'click'::text)) AS clicks,
-    count(*) FILTER (WHERE ((i.interaction_type)::text = 'like'::text)) AS likes,
-    count(*) FILTER (WHERE ((i.interaction_type)::text = 'comment'::text)) AS comments,
-    count(*) FILTER (WHERE ((i.interaction_type)::text = 'share'::text)) AS shares,
-    sum(((w.value ->> (i.interaction_type)::text))::double precision) AS engagement,
-    max(i.created_at) AS last_interaction_at
-   FROM (public.user_interaction i
+ WITH once AS (
+         SELECT i.post_id,
+            i.user_id,
+            i.interaction_type,
+            max(i.created_at) AS created_at
+           FROM public.user_interaction i
+          GROUP BY i.post_id, i.user_id, i.interaction_type
+        )
+ SELECT o.post_id,
+    count(*) FILTER (WHERE ((o.interaction_type)::text = 'view'::text)) AS views,
+    count(*) FILTER (WHERE ((o.interaction_type)::text = 'click'::text)) AS clicks,
+    count(*) FILTER (WHERE ((o.interaction_type)::text = 'like'::text)) AS likes,
+    count(*) FILTER (WHERE ((o.interaction_type)::text = 'comment'::text)) AS comments,
+    count(*) FILTER (WHERE ((o.interaction_type)::text = 'share'::text)) AS shares,
+    sum(((w.value ->> (o.interaction_type)::text))::double precision) AS engagement,
+    max(o.created_at) AS last_interaction_at
+   FROM (once o
      CROSS JOIN ( SELECT setting.value
            FROM recodb.setting
           WHERE (setting.key = 'interaction_weights'::text)) w)
-  GROUP BY i.post_id
+  GROUP BY o.post_id
   WITH NO DATA;
 
-COMMENT ON MATERIALIZED VIEW recodb.post_engagement IS 'Per post: interaction counts and type-weighted engagement (refreshed by recodb.refresh())';
+COMMENT ON MATERIALIZED VIEW recodb.post_engagement IS 'Per post: users who interacted, per type (each user once), and type-weighted engagement (refreshed by recodb.refresh())';
 
 CREATE MATERIALIZED VIEW recodb.author_popularity AS
  SELECT a.author_id,
@@ -943,16 +1185,24 @@ CREATE MATERIALIZED VIEW recodb.trending_post AS
             ( SELECT (setting.value)::double precision AS value
                    FROM recodb.setting
                   WHERE (setting.key = 'trending_window_hours'::text)) AS window_hours
+        ), once AS (
+         SELECT i.post_id,
+            i.user_id,
+            i.interaction_type,
+            max(i.created_at) AS created_at
+           FROM public.user_interaction i,
+            s s_1
+          WHERE (i.created_at > (now() - make_interval(secs => (s_1.window_hours * (3600)::double precision))))
+          GROUP BY i.post_id, i.user_id, i.interaction_type
         )
- SELECT i.post_id,
-    sum((((s.weights ->> (i.interaction_type)::text))::double precision * exp(((((ln(0.5) * EXTRACT(epoch FROM (now() - i.created_at))) / 3600.0))::double precision / s.half_life)))) AS velocity
-   FROM public.user_interaction i,
+ SELECT o.post_id,
+    sum((((s.weights ->> (o.interaction_type)::text))::double precision * power((0.5)::double precision, LEAST((((GREATEST(EXTRACT(epoch FROM (now() - o.created_at)), (0)::numeric) / 3600.0))::double precision / s.half_life), (1000)::double precision)))) AS velocity
+   FROM once o,
     s
-  WHERE (i.created_at > (now() - make_interval(hours => (s.window_hours)::integer)))
-  GROUP BY i.post_id
+  GROUP BY o.post_id
   WITH NO DATA;
 
-COMMENT ON MATERIALIZED VIEW recodb.trending_post IS 'Engagement velocity: type-weighted interactions of the trending window, each halved every trending_half_life_hours of age at refresh time';
+COMMENT ON MATERIALIZED VIEW recodb.trending_post IS 'Engagement velocity: type-weighted interactions of the trending window (each user once per post and type), each halved every trending_half_life_hours of age at refresh time';
 
 CREATE MATERIALIZED VIEW recodb.user_recent_likes AS
  SELECT user_id,
@@ -981,12 +1231,6 @@ ALTER TABLE ONLY public.recodb_alembic_version
 ALTER TABLE ONLY public.user_interaction
     ADD CONSTRAINT user_interaction_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY public.user_recommendation
-    ADD CONSTRAINT user_recommendation_pkey PRIMARY KEY (id);
-
-ALTER TABLE ONLY public.user_recommendation
-    ADD CONSTRAINT user_recommendation_user_id_post_id_key UNIQUE (user_id, post_id);
-
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
@@ -998,6 +1242,9 @@ ALTER TABLE ONLY recodb.model
 
 ALTER TABLE ONLY recodb.setting
     ADD CONSTRAINT setting_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY recodb.slate
+    ADD CONSTRAINT slate_pkey PRIMARY KEY (user_id);
 
 ALTER TABLE ONLY recodb.synthetic_dataset
     ADD CONSTRAINT synthetic_dataset_pkey PRIMARY KEY (id);
@@ -1015,12 +1262,6 @@ CREATE INDEX idx_user_interaction_post ON public.user_interaction USING btree (p
 CREATE INDEX idx_user_interaction_time ON public.user_interaction USING btree (created_at);
 
 CREATE INDEX idx_user_interaction_user ON public.user_interaction USING btree (user_id, created_at);
-
-CREATE INDEX idx_user_reco_cleanup ON public.user_recommendation USING btree (expires_at);
-
-CREATE INDEX idx_user_reco_expires ON public.user_recommendation USING btree (user_id, expires_at);
-
-CREATE INDEX idx_user_reco_user_score ON public.user_recommendation USING btree (user_id, score DESC);
 
 CREATE INDEX posts_author_created_idx ON public.posts USING btree (author_id, created_at DESC);
 
@@ -1041,6 +1282,8 @@ CREATE UNIQUE INDEX fresh_post_post_id ON recodb.fresh_post USING btree (post_id
 CREATE UNIQUE INDEX model_single_active ON recodb.model USING btree ((true)) WHERE (status = 'active'::text);
 
 CREATE UNIQUE INDEX post_engagement_post_id ON recodb.post_engagement USING btree (post_id);
+
+CREATE INDEX slate_expires_at ON recodb.slate USING btree (expires_at);
 
 CREATE UNIQUE INDEX trending_post_post_id ON recodb.trending_post USING btree (post_id);
 
@@ -1065,22 +1308,21 @@ ALTER TABLE ONLY public.user_interaction
 ALTER TABLE ONLY public.user_interaction
     ADD CONSTRAINT user_interaction_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
-ALTER TABLE ONLY public.user_recommendation
-    ADD CONSTRAINT user_recommendation_post_id_fkey FOREIGN KEY (post_id) REFERENCES public.posts(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY public.user_recommendation
-    ADD CONSTRAINT user_recommendation_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
-
 ALTER TABLE ONLY recodb.synthetic_post
     ADD CONSTRAINT synthetic_post_post_id_fkey FOREIGN KEY (post_id) REFERENCES public.posts(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY recodb.synthetic_user
     ADD CONSTRAINT synthetic_user_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+GRANT USAGE ON SCHEMA public TO recodb_owner;
+
 GRANT USAGE ON SCHEMA recodb TO recodb_feed_reader;
 GRANT USAGE ON SCHEMA recodb TO recodb_tracker;
+GRANT USAGE ON SCHEMA recodb TO recodb_owner;
 
 REVOKE ALL ON FUNCTION recodb.activate_model(p_version integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.compute_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_placed uuid[], p_ceiling double precision, p_settings jsonb, OUT post_ids uuid[], OUT scores double precision[], OUT reasons text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.cosine_neighbours(p_kind text, p_id uuid, p_limit integer) FROM PUBLIC;
 
@@ -1088,9 +1330,7 @@ REVOKE ALL ON FUNCTION recodb.create_model_tables(p_version integer, p_factors i
 
 REVOKE ALL ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION recodb.drop_model_tables(p_version integer) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION recodb.fill_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_ceiling double precision, p_settings jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.index_model_table(p_version integer, p_step text) FROM PUBLIC;
 
@@ -1114,6 +1354,8 @@ REVOKE ALL ON FUNCTION recodb.serving_status() FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.serving_status() TO recodb_feed_reader;
 GRANT ALL ON FUNCTION recodb.serving_status() TO recodb_tracker;
 
+REVOKE ALL ON FUNCTION recodb.setting_problem(p_key text, p_value jsonb, p_kind text, p_min numeric, p_max numeric, p_default jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION recodb.setting_validate() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.setting_value(p_key text) FROM PUBLIC;
@@ -1126,9 +1368,35 @@ REVOKE ALL ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) FRO
 GRANT ALL ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) TO recodb_feed_reader;
 GRANT ALL ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) TO recodb_tracker;
 
+REVOKE ALL ON FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb) TO recodb_tracker;
 
 REVOKE ALL ON FUNCTION recodb.trending(p_limit integer, p_offset integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.trending(p_limit integer, p_offset integer) TO recodb_feed_reader;
 GRANT ALL ON FUNCTION recodb.trending(p_limit integer, p_offset integer) TO recodb_tracker;
+
+REVOKE ALL ON FUNCTION recodb.user_taste(p_user_id uuid, p_version integer, p_weights jsonb, OUT cf public.vector, OUT content public.vector) FROM PUBLIC;
+
+GRANT SELECT ON TABLE public.follows TO recodb_owner;
+
+GRANT SELECT ON TABLE public.posts TO recodb_owner;
+
+GRANT SELECT,INSERT ON TABLE public.user_interaction TO recodb_owner;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recodb.slate TO recodb_owner;
+
+GRANT SELECT ON TABLE public.users TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.setting TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.model TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.installed_object TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.synthetic_dataset TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.synthetic_post TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.synthetic_user TO recodb_owner;
