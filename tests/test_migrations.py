@@ -16,11 +16,9 @@ from recodb import schema
 from recodb.config import source_path
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-# One snapshot per PostgreSQL major the tests run on: tests/snapshots/schema-pg<major>.sql,
-# except the embedded server's major, whose snapshot predates the others' and keeps its name.
-# On a major without a snapshot the test fails instead of skipping, unless the major is in
-# UNSNAPSHOTTED_MAJORS with the reason.
-SNAPSHOT_NAMES = {18: "schema.sql"}
+# One snapshot per PostgreSQL major the tests run on, tests/snapshots/schema-pg<major>.sql
+# (pg18: the embedded server). On a major without one the test fails instead of skipping,
+# unless the major is listed here with the reason.
 UNSNAPSHOTTED_MAJORS: dict[int, str] = {}
 
 APP_TABLES = {"users", "posts", "follows", "user_interaction", "user_recommendation"}
@@ -94,7 +92,7 @@ def check_snapshot(current: str, major: int, *, update: bool, folder: Path = SNA
     """Compare a schema dump with the committed snapshot of its server's major (or write it)."""
     if major in UNSNAPSHOTTED_MAJORS:
         pytest.skip(f"PostgreSQL {major} has no schema snapshot: {UNSNAPSHOTTED_MAJORS[major]}")
-    path = folder / SNAPSHOT_NAMES.get(major, f"schema-pg{major}.sql")
+    path = folder / f"schema-pg{major}.sql"
     if update:
         folder.mkdir(exist_ok=True)
         path.write_text(current)
