@@ -8,7 +8,9 @@ import sys
 from datetime import UTC, datetime
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is logged.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_SKIP = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "color_message",
+}  # fmt: skip
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,7 +21,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        entry.update((k, v) for k, v in vars(record).items() if k not in _SKIP)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from rich.table import Table
 
 from recodb import db
-from recodb.cli.common import console, migrated_database
+from recodb.cli.common import console, migrated_database, progress
+from recodb.config import Settings
 from recodb.errors import RecodbError
 
 app = typer.Typer()
@@ -77,3 +82,42 @@ def serve_command(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers 
         highlight=False,
     )
     run_server(url, host, port, workers)
+
+
+def bench_http(target: db.Database, seed: int, json_path: Path | None) -> None:
+    """`recodb bench --http`: wrk against the API, 1 and 2 workers, as a table and JSON."""
+    from recodb.evaluation import http_bench
+
+    with progress("bench --http") as step:
+        report = http_bench.run(target, app_database_url(target), seed=seed, on_step=step)
+    scale = report["scale"]
+    table = Table(
+        title=f"HTTP, {scale['users']:,} users × {scale['posts']:,} posts × "
+        f"{scale['interactions']:,} interactions, model v{report['model_version']}: "
+        f"{report['load_generator']}, {report['connections']} connections, "
+        f"{report['seconds']:g} s each, {report['cpus']} CPUs",
+        title_justify="left",
+    )
+    columns = ("workers", "scenario", "req/s", "p50 ms", "p99 ms", "errors",
+               "wrk CPU", "app CPU", "busy")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for r in report["runs"]:
+        table.add_row(
+            str(r["workers"]), r["scenario"], f"{r['rps']:,.0f}",
+            f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+            str(sum(r["errors"].values())), f"{r['wrk_cpu_cores']:.2f}",
+            f"{r['server_cpu_cores']:.2f}", f"{r['machine_busy']:.0%}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        "wrk CPU and app CPU (uvicorn's processes) are cores in use, 1.00 = one core for the "
+        "whole run; busy = the whole machine's CPU use, the database included."
+    )
+    if json_path is None:
+        json_path = (
+            Settings().home / "reports" / f"bench-http-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+        )
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report, indent=2))
+    console.print(f"report {json_path}")

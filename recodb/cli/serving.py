@@ -182,6 +182,9 @@ def bench_command(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report here.")
     ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Measure the HTTP API under wrk instead (see serve).")
+    ] = False,
 ) -> None:
     """Measure serving: recommend (fresh and stored slate), similar_posts, refresh, ANN recall.
 
@@ -202,6 +205,10 @@ def bench_command(
             load(conn, ds, replace=True, on_step=step)
         with target.connect(autocommit=True) as conn, progress("training") as step:
             train(conn, Params(seed=seed), validate=False, on_step=step)
+    if http:
+        from recodb.cli.api import bench_http
+
+        return bench_http(target, seed, json_path)
     with progress("bench") as step:
         report = bench.run(target, queries=queries, seed=seed, on_step=step)
     scale = report["scale"]
