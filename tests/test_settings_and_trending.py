@@ -76,6 +76,7 @@ def test_trending_ranks_weighted_decayed_engagement(conn: psycopg.Connection) ->
         "author_popularity",
         "fresh_post",
         "user_recent_likes",
+        "new post vectors",
         "expired slates",
     ]
     rows = conn.execute("select post_id, score from recodb.trending(20)").fetchall()

@@ -10,8 +10,10 @@ safe for any timestamp, and a dedicated owner for the engine's functions.
   before recodb is left alone and no longer written.
 - The engagement views count each user once per post and interaction type (300 shares by one
   user count as one), and their decay clamps the age at 0 (a future-dated row weighs 1, not
-  e^huge) and the exponent at 1,000 half-lives (as recodb.decay() does), so no timestamp can
+  e^huge) and the exponent at 64 half-lives (as recodb.decay() does), so no timestamp can
   make refresh() fail.
+- recodb.model.post_fold_in: (X'X + λI)⁻¹ over the user vectors, so that refresh() can fold a
+  new post's first engagements into a collaborative vector (the mirror of the user fold-in).
 - Setting max_metadata_bytes: track_interaction() refuses larger metadata (10 MB was
   accepted before).
 - recodb_owner: a NOLOGIN role that owns every function in schema recodb and the
@@ -103,7 +105,7 @@ with s as (
 select o.post_id,
        sum((s.weights ->> o.interaction_type)::float8
            * power(0.5, least(greatest(extract(epoch from now() - o.created_at), 0)
-                              / 3600.0 / s.half_life, 1000)))
+                              / 3600.0 / s.half_life, 64)))
            as velocity
 from once o, s
 group by o.post_id;
@@ -162,10 +164,22 @@ def upgrade() -> None:
             "insert into recodb.installed_object (kind, name) values ('role', %s)", (OWNER,)
         )
     # The migrating role must be able to create or replace functions owned by recodb_owner.
-    if not conn.execute("select pg_has_role(current_user, %s, 'member')", (OWNER,)).fetchone()[0]:
-        conn.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(OWNER)))
+    # (PostgreSQL 16+: a role that created another may administer it, but must also be granted
+    # SET on it to hand objects to it.)
+    if not conn.execute("select pg_has_role(current_user, %s, 'set')", (OWNER,)).fetchone()[0]:
+        conn.execute(
+            sql.SQL("grant {} to current_user with set true, inherit true").format(
+                sql.Identifier(OWNER)
+            )
+        )
 
     conn.execute(SLATE)
+    conn.execute(
+        "alter table recodb.model add column post_fold_in real[];"
+        " comment on column recodb.model.post_fold_in is"
+        " 'Row-major inverse of (X''X + regularization * I) over the user vectors X: folds the"
+        " first engagements of a post written after training into its vector'"
+    )
     conn.execute("alter table recodb.setting disable trigger user")  # see 0003
     conn.execute(
         "insert into recodb.setting (key, value, kind, description, default_value, min_value,"
@@ -191,6 +205,8 @@ def upgrade() -> None:
     owner = sql.Identifier(OWNER)
     for statement in (
         "grant usage on schema public, recodb to {}",
+        # An owner of objects in a schema needs CREATE on it to be given them.
+        "grant create on schema recodb to {}",
         "grant select on users, posts, follows, user_interaction to {}",
         "grant insert on user_interaction to {}",
         "grant select on all tables in schema recodb to {}",
@@ -231,6 +247,7 @@ def downgrade() -> None:
                 (f"user_recommendation.{column}",),
             )
     conn.execute("drop table recodb.slate")
+    conn.execute("alter table recodb.model drop column post_fold_in")
     conn.execute("delete from recodb.setting where key = 'max_metadata_bytes'")
     _recreate_views(conn, "")
     if conn.execute("select exists (select from pg_roles where rolname = %s)",

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,10 @@ class Params:
     learning_rate: float = 0.05  # BPR only
     content_dims: int = 32
     seed: int = 42
+    # Age in days at which an interaction's confidence halves, counted back from the newest
+    # interaction; math.inf: no decay; None: setting training_half_life_days (train() resolves
+    # it, so a stored model always says which it used).
+    half_life_days: float | None = None
 
     def __post_init__(self) -> None:
         if self.algorithm not in ("als", "bpr"):
@@ -40,16 +46,39 @@ class Params:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.content_dims < 0:
             raise ValueError(f"content_dims must be >= 0, got {self.content_dims}")
+        if self.half_life_days is not None and not self.half_life_days > 0:
+            raise ValueError(f"half_life_days must be > 0, got {self.half_life_days}")
 
     def model_params(self) -> dict:
         """The parameters that shape the collaborative model (what the registry shows)."""
         keys = ["factors", "regularization", "iterations", "seed"]
         keys += ["alpha"] if self.algorithm == "als" else ["learning_rate"]
-        return {k: getattr(self, k) for k in keys} | {"content_dims": self.content_dims}
+        # JSON has no infinity: a stored null half-life means no decay.
+        half_life = None if self.half_life_days == math.inf else self.half_life_days
+        return {k: getattr(self, k) for k in keys} | {
+            "content_dims": self.content_dims,
+            "half_life_days": half_life,
+        }
+
+    @classmethod
+    def from_stored(cls, algorithm: str, stored: dict) -> Params:
+        """The parameters of a registered model (`model_params()` read back)."""
+        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
+        if "half_life_days" in known and known["half_life_days"] is None:
+            known["half_life_days"] = math.inf
+        return cls(algorithm=algorithm, **known)
 
 
-def fit_collaborative(matrix: sp.csr_matrix, params: Params) -> tuple[np.ndarray, np.ndarray]:
-    """(user factors, post factors) from implicit; deterministic for a given seed."""
+FitCallback = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+def fit_collaborative(
+    matrix: sp.csr_matrix, params: Params, callback: FitCallback | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(user factors, post factors) from implicit; deterministic for a given seed.
+
+    ALS calls `callback(iteration, user factors, post factors)` after each iteration (the
+    tuner scores and prunes there; an exception it raises ends the fit)."""
     import implicit.cpu.als
     import implicit.cpu.bpr
 
@@ -74,7 +103,13 @@ def fit_collaborative(matrix: sp.csr_matrix, params: Params) -> tuple[np.ndarray
                 random_state=params.seed,
                 num_threads=1,
             )
-        model.fit(matrix, show_progress=False)
+        on_epoch = None
+        if callback is not None and params.algorithm == "als":
+
+            def on_epoch(iteration: int, _elapsed: float, _loss: float | None) -> None:
+                callback(iteration + 1, model.user_factors, model.item_factors)
+
+        model.fit(matrix, show_progress=False, callback=on_epoch)
     return np.asarray(model.user_factors, np.float32), np.asarray(model.item_factors, np.float32)
 
 
@@ -85,14 +120,37 @@ def fold_in_matrix(post_factors: np.ndarray, regularization: float) -> np.ndarra
     return np.linalg.inv(gram).astype(np.float32)
 
 
-def content_vectors(texts: list[str], dims: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """L2-normalised TF-IDF → TruncatedSVD vectors, and a mask of posts without text."""
+@dataclass(frozen=True)
+class TextModel:
+    """What turns a text into its content vector, kept with the model version (in SQL, so that
+    `recodb.post_vectors()` gives a post written after training its vector the same way):
+    vector = normalise(Σ over the text's terms of (1 + ln tf) · idf · component)."""
+
+    terms: list[str]
+    idf: np.ndarray  # (n_terms,) float32
+    components: np.ndarray  # (n_terms, k) float32: each term's row of the SVD projection
+
+    @property
+    def dims(self) -> int:
+        return self.components.shape[1]
+
+
+# scikit-learn's default, spelled out because SQL mirrors it: regexp_matches(lower(text),
+# '\w\w+', 'g') finds the same maximal runs of two or more word characters.
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+
+def content_vectors(
+    texts: list[str], dims: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, TextModel | None]:
+    """L2-normalised TF-IDF → TruncatedSVD vectors, a mask of posts without text, and the text
+    model that made them (None when there is too little text)."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     n = len(texts)
     present = np.array([bool(t and t.strip()) for t in texts])
-    empty = (np.zeros((n, 0), np.float32), np.ones(n, bool))
+    empty = (np.zeros((n, 0), np.float32), np.ones(n, bool), None)
     if dims == 0 or present.sum() < 3:
         return empty
     rng = np.random.default_rng(seed)
@@ -104,6 +162,7 @@ def content_vectors(texts: list[str], dims: int, seed: int) -> tuple[np.ndarray,
         max_df=0.5,
         max_features=50_000,
         sublinear_tf=True,
+        token_pattern=TOKEN_PATTERN,
         dtype=np.float32,
     )
     try:
@@ -121,7 +180,12 @@ def content_vectors(texts: list[str], dims: int, seed: int) -> tuple[np.ndarray,
     norms = np.linalg.norm(out, axis=1)
     null = norms == 0
     out[~null] /= norms[~null, None]
-    return out, null
+    model = TextModel(
+        terms=vectorizer.get_feature_names_out().tolist(),
+        idf=vectorizer.idf_.astype(np.float32),
+        components=np.ascontiguousarray(svd.components_.T, dtype=np.float32),
+    )
+    return out, null, model
 
 
 def user_profiles(matrix: sp.csr_matrix, post_content: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

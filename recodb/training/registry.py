@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
@@ -19,6 +20,9 @@ from psycopg.types.json import Jsonb
 
 from recodb import binary_copy
 from recodb.errors import RecodbError
+
+if TYPE_CHECKING:
+    from recodb.training.fit import TextModel
 
 
 class RegistryError(RecodbError):
@@ -73,6 +77,7 @@ def write_vectors(
     user_cf: np.ndarray,
     user_content: np.ndarray,
     user_content_null: np.ndarray,
+    text_model: TextModel | None = None,
 ) -> None:
     """Create the version's tables and COPY the vectors in (inside the caller's transaction)."""
     conn.execute(
@@ -101,6 +106,16 @@ def write_vectors(
             "content": content(user_content, user_content_null),
         },
     )
+    if text_model is not None and post_content.shape[1]:
+        binary_copy.copy_arrays(
+            conn,
+            model_table(conn, "term", version),
+            {
+                "term": binary_copy.Text(text_model.terms),
+                "idf": binary_copy.Float(text_model.idf, 4),
+                "vector": binary_copy.Vector(text_model.components),
+            },
+        )
 
 
 def build_indexes(

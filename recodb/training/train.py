@@ -113,7 +113,7 @@ def train(
             data.last_us,
         )
         user_f, post_f = timed("fit " + params.algorithm, fit_collaborative, matrix, params)
-        post_content, content_null = timed(
+        post_content, content_null, text_model = timed(
             "content vectors", content_vectors, data.post_texts, params.content_dims, params.seed
         )
         profile, profile_null = user_profiles(matrix, post_content)
@@ -131,6 +131,7 @@ def train(
                 post_cf_null=~post_has_cf,
                 post_content=post_content,
                 post_content_null=content_null,
+                text_model=text_model,
                 user_ids=data.user_ids[user_has_cf],
                 user_cf=user_f[user_has_cf],
                 user_content=profile[user_has_cf],
@@ -148,6 +149,7 @@ def train(
                 trained_from = to_timestamp(%(from)s), trained_to = to_timestamp(%(to)s),
                 n_users = %(n_users)s, n_posts = %(n_posts)s, n_interactions = %(n_inter)s,
                 metrics = %(metrics)s, timings = %(timings)s, fold_in = %(fold_in)s,
+                post_fold_in = %(post_fold_in)s,
                 tuning = %(tuning)s
             where version = %(version)s
             """,
@@ -164,6 +166,9 @@ def train(
                 "metrics": Jsonb(metrics),
                 "timings": Jsonb(timings),
                 "fold_in": fold_in_matrix(post_f, params.regularization).ravel().tolist()
+                if params.algorithm == "als"
+                else None,
+                "post_fold_in": fold_in_matrix(user_f, params.regularization).ravel().tolist()
                 if params.algorithm == "als"
                 else None,
                 "tuning": Jsonb(tuning) if tuning else None,

@@ -1,7 +1,8 @@
 -- requires: 0003
 -- The tables of a new model version, empty and without indexes (training COPYs the vectors in,
--- then calls index_model_table() for each of model_index_steps()). A version without text
--- vectors (p_content_dims 0) gets an untyped, all-null content column.
+-- then calls index_model_table() for each of model_index_steps()): posts, users and, when it
+-- has text vectors, its text model's terms. A version without text vectors (p_content_dims 0)
+-- gets an untyped, all-null content column.
 create or replace function recodb.create_model_tables(
     p_version integer,
     p_factors integer,
@@ -24,6 +25,16 @@ begin
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
                    'content %s)',
                    recodb.model_table_name('user', p_version), p_factors, v_content);
+    if p_content_dims > 0 then
+        -- The text model: each term's idf and its row of the SVD projection.
+        execute format('create table %s (term text primary key, idf real not null, '
+                       'vector public.vector(%s) not null)',
+                       recodb.model_table_name('term', p_version), p_content_dims);
+        if to_regrole('recodb_owner') is not null then
+            execute format('grant select on %s to recodb_owner',
+                           recodb.model_table_name('term', p_version));
+        end if;
+    end if;
     if to_regrole('recodb_owner') is not null then
         -- The serving functions run as recodb_owner (revision 0006); refresh adds new posts.
         execute format('grant select, insert, update on %s, %s to recodb_owner',
