@@ -32,7 +32,7 @@ EXPECTED_KEYS = {
     "interaction_weights", "blend_weights", "recency_half_life_hours", "training_half_life_days",
     "keep_model_versions", "trending_window_hours", "trending_half_life_hours", "slate_size",
     "slate_ttl_seconds", "max_posts_per_author", "candidates_per_source", "neighbour_count",
-    "fresh_post_hours",
+    "fresh_post_hours", "max_metadata_bytes", "blend_weights_pinned",
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -26,12 +27,34 @@ def train_command(
         int | None, typer.Option(min=0, help="Dimensions of the text vectors (0: none).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same data and seed, same model.")] = 42,
+    half_life: Annotated[
+        str | None,
+        typer.Option(
+            "--half-life",
+            help="Training half-life in days, or none (default: setting training_half_life_days).",
+        ),
+    ] = None,
     tune: Annotated[
-        bool, typer.Option("--tune", help="Search hyperparameters on a held-out time split.")
+        bool,
+        typer.Option("--tune", help="Search hyperparameters (Optuna TPE) on the validation split."),
     ] = False,
-    trials: Annotated[int, typer.Option(min=2, help="Parameter sets tried by --tune.")] = 16,
+    trials: Annotated[int, typer.Option(min=2, help="Parameter sets tried by --tune.")] = 40,
+    tune_minutes: Annotated[
+        float, typer.Option(min=0.1, help="Time budget of --tune, in minutes.")
+    ] = 5.0,
+    validation: Annotated[
+        str,
+        typer.Option(
+            "--validation",
+            help="Held-out split: user-latest (each user's latest posts), time (the last tenth "
+            "of the window) or random.",
+        ),
+    ] = "user-latest",
+    learn_blend: Annotated[
+        bool, typer.Option(help="Learn the blend of score parts on the validation split.")
+    ] = True,
     validate: Annotated[
-        bool, typer.Option(help="Score the parameters on a held-out time split first.")
+        bool, typer.Option(help="Score the parameters on a held-out split first.")
     ] = True,
     activate: Annotated[bool, typer.Option(help="Activate the new version when done.")] = True,
     since: Annotated[str | None, typer.Option(help="Train on interactions from this time.")] = None,
@@ -40,7 +63,10 @@ def train_command(
     """Train user and post vectors into a new model version, index them, and activate it."""
     from recodb.training.fit import Params
     from recodb.training.train import train
+    from recodb.training.validation import PROTOCOLS
 
+    if validation not in PROTOCOLS:
+        raise RecodbError(f"--validation must be one of {', '.join(PROTOCOLS)}, got {validation!r}")
     given = {
         "factors": factors,
         "regularization": regularization,
@@ -50,6 +76,10 @@ def train_command(
         "content_dims": content_dims,
     }
     try:
+        if half_life is not None:
+            given["half_life_days"] = (
+                math.inf if half_life.strip().lower() == "none" else float(half_life)
+            )
         params = Params(
             algorithm=algorithm, seed=seed, **{k: v for k, v in given.items() if v is not None}
         )
@@ -70,6 +100,9 @@ def train_command(
             since=window[0],
             until=window[1],
             tune_trials=trials if tune else 0,
+            tune_minutes=tune_minutes,
+            validation_protocol=validation,
+            learn_blend=learn_blend,
             validate=validate,
             activate=activate,
             on_step=on_step,

@@ -63,7 +63,9 @@ class Params:
     @classmethod
     def from_stored(cls, algorithm: str, stored: dict) -> Params:
         """The parameters of a registered model (`model_params()` read back)."""
-        known = {k: v for k, v in stored.items() if k in cls.__dataclass_fields__}
+        known = {
+            k: v for k, v in stored.items() if k in cls.__dataclass_fields__ and k != "algorithm"
+        }
         if "half_life_days" in known and known["half_life_days"] is None:
             known["half_life_days"] = math.inf
         return cls(algorithm=algorithm, **known)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -19,6 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from recodb.errors import RecodbError
+from recodb.training import blend as blending
 from recodb.training import registry
 from recodb.training.fit import (
     Params,
@@ -28,7 +29,8 @@ from recodb.training.fit import (
     user_profiles,
 )
 from recodb.training.matrix import confidence_matrix, read_interactions, read_settings
-from recodb.training.validation import Validation, search
+from recodb.training.tuning import tune
+from recodb.training.validation import Validation
 
 Step = Callable[[str], None]
 TRAIN_LOCK = "recodb.train"
@@ -53,6 +55,9 @@ def train(
     since: datetime | None = None,
     until: datetime | None = None,
     tune_trials: int = 0,
+    tune_minutes: float | None = None,
+    validation_protocol: str = "user-latest",
+    learn_blend: bool = True,
     validate: bool = True,
     activate: bool = True,
     on_step: Step | None = None,
@@ -61,6 +66,9 @@ def train(
 
     `conn` must be in autocommit mode: registry updates commit as they happen, so a crash
     leaves a visible trace, while the vectors are written in one transaction of their own.
+    With validation (`validation_protocol`, see validation.py), `tune_trials` > 0 searches the
+    parameters (within `tune_minutes`), and `learn_blend` learns the blend of score parts that
+    the version serves with (blend.py).
     """
     step = on_step or (lambda _: None)
     if not conn.autocommit:
@@ -86,20 +94,34 @@ def train(
         if len(data.user) == 0:
             raise TrainingError("there are no interactions to train on")
         tuning = None
+        blend = None
+        validation = None
         metrics: dict = {}
+        if params.half_life_days is None:  # the setting, unless given or tuned
+            params = replace(params, half_life_days=float(settings["training_half_life_days"]))
         if tune_trials or validate:
-            validation = timed("validation split", Validation.build, data, settings)
+            validation = timed(
+                "validation split",
+                Validation.build,
+                data,
+                settings,
+                seed=params.seed,
+                protocol=validation_protocol,
+            )
             if validation is None:
                 step("too little held-out data to validate; skipping")
             elif tune_trials:
-                tuning = timed("tune", search, validation, params, tune_trials, on_trial=step)
-                params = Params(**tuning["best"])
+                tuning = timed(
+                    "tune", tune, validation, params, tune_trials, tune_minutes, on_trial=step
+                )
+                params = Params.from_stored(tuning["best"]["algorithm"], tuning["best"])
                 metrics = tuning["best_metrics"]
             else:
                 metrics = timed("validate", validation.score, params)
             if validation is not None:
                 metrics = {
                     **metrics,
+                    "protocol": validation.protocol,
                     "split_at": validation.split_at,
                     "users": len(validation.users),
                 }
@@ -109,7 +131,7 @@ def train(
             confidence_matrix,
             data,
             settings["interaction_weights"],
-            settings["training_half_life_days"],
+            params.half_life_days,
             data.last_us,
         )
         user_f, post_f = timed("fit " + params.algorithm, fit_collaborative, matrix, params)
@@ -119,6 +141,22 @@ def train(
         profile, profile_null = user_profiles(matrix, post_content)
         post_has_cf = np.diff(matrix.tocsc().indptr) > 0
         user_has_cf = np.diff(matrix.indptr) > 0
+        if validation is not None and learn_blend:
+            blend = timed(
+                "learn blend",
+                blending.learn_blend,
+                conn,
+                version,
+                validation,
+                params,
+                post_content,
+                content_null,
+                on_step=step,
+            )
+            if blend is not None:
+                w = ", ".join(f"{k} {v:.3f}" for k, v in blend["weights"].items() if v > 0)
+                step(f"blend: {w} (ndcg@10 {blend['ndcg@10']:.4f}, collaborative only "
+                     f"{blend['collaborative_only_ndcg@10']:.4f})")  # fmt: skip
 
         with conn.transaction():
             timed(
@@ -150,7 +188,7 @@ def train(
                 n_users = %(n_users)s, n_posts = %(n_posts)s, n_interactions = %(n_inter)s,
                 metrics = %(metrics)s, timings = %(timings)s, fold_in = %(fold_in)s,
                 post_fold_in = %(post_fold_in)s,
-                tuning = %(tuning)s
+                tuning = %(tuning)s, blend = %(blend)s
             where version = %(version)s
             """,
             {
@@ -172,6 +210,7 @@ def train(
                 if params.algorithm == "als"
                 else None,
                 "tuning": Jsonb(tuning) if tuning else None,
+                "blend": Jsonb(blend) if blend else None,
                 "version": version,
             },
         )

@@ -1,21 +1,41 @@
-"""Scoring parameters on held-out data, and searching for the best ones (`--tune`)."""
+"""Held-out splits, and scoring parameters on them.
+
+Three protocols (`recodb train --validation`):
+- `user-latest` (default): from every user who touched at least MIN_HISTORY posts, the posts
+  they touched last (a fraction, at least MIN_HELD) are held out, with every interaction on
+  them. Every active user is represented, whatever the data's time span.
+- `time`: the last tenth of the window's time span is held out (only the users active at the
+  end are scored).
+- `random`: like user-latest, but the held-out posts are a random choice of each user's.
+
+A held-out post is relevant when the user clicked it or stronger, the post had interactions in
+the training part (collaborative vectors can rank nothing else) and the user had not touched
+it in the training part.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 import scipy.sparse as sp
 
 from recodb.evaluation.metrics import mean_metrics
-from recodb.training.fit import Params, fit_collaborative
+from recodb.training.fit import FitCallback, Params, fit_collaborative
 from recodb.training.matrix import RELEVANT_TYPES, Interactions, confidence_matrix
 
+PROTOCOLS = ("user-latest", "time", "random")
+METRIC = "ndcg@10"
+TIME_FRACTION = 0.1  # `time`: share of the window's span held out
+USER_FRACTION = 0.2  # `user-latest` / `random`: share of a user's posts held out…
+MIN_HELD = 1  # …but at least this many
+MIN_HISTORY = 5  # posts a user must have touched to be held out from
 
-def time_split(data: Interactions, fraction: float = 0.1) -> tuple[Interactions, Interactions]:
+
+def time_split(
+    data: Interactions, fraction: float = TIME_FRACTION
+) -> tuple[Interactions, Interactions]:
     """(earlier, later): the last `fraction` of the window's time span is held out."""
     start = data.created.min() if len(data.created) else data.since_us
     cut = int(data.last_us - fraction * (data.last_us - start))
@@ -25,35 +45,93 @@ def time_split(data: Interactions, fraction: float = 0.1) -> tuple[Interactions,
     return earlier, later
 
 
+def user_split(
+    data: Interactions,
+    *,
+    latest: bool = True,
+    fraction: float = USER_FRACTION,
+    min_held: int = MIN_HELD,
+    min_history: int = MIN_HISTORY,
+    seed: int = 42,
+) -> tuple[Interactions, Interactions]:
+    """(kept, held): per user with `min_history` posts, their latest (or random) posts.
+
+    A (user, post) pair is held out whole, every interaction on it, so that a view kept in
+    training never hides the like that followed it; pairs are ordered by their first touch.
+    """
+    n_posts = len(data.post_ids)
+    pair = data.user.astype(np.int64) * n_posts + data.post
+    keys, inverse = np.unique(pair, return_inverse=True)
+    first = np.full(len(keys), np.iinfo(np.int64).max)
+    np.minimum.at(first, inverse, data.created)
+    pair_user = keys // n_posts
+    if latest:
+        order = np.lexsort((keys, first, pair_user))  # by user, then first touch, then post
+    else:
+        noise = np.random.default_rng(seed).random(len(keys))
+        order = np.lexsort((noise, pair_user))
+    users_sorted = pair_user[order]
+    starts = np.searchsorted(users_sorted, users_sorted, side="left")
+    ends = np.searchsorted(users_sorted, users_sorted, side="right")
+    count = ends - starts
+    position = np.arange(len(order)) - starts  # 0-based rank within the user
+    n_held = np.maximum(min_held, np.round(fraction * count)).astype(np.int64)
+    held_sorted = (count >= min_history) & (position >= count - n_held)
+    held_pair = np.zeros(len(keys), bool)
+    held_pair[order] = held_sorted
+    mask = held_pair[inverse]
+    return data.select(~mask), data.select(mask)
+
+
+def split(
+    data: Interactions, protocol: str = "user-latest", seed: int = 42
+) -> tuple[Interactions, Interactions]:
+    """(training part, held-out part) under one of PROTOCOLS."""
+    if protocol == "time":
+        return time_split(data)
+    if protocol in ("user-latest", "random"):
+        return user_split(data, latest=protocol == "user-latest", seed=seed)
+    raise ValueError(f"validation protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+
+
 @dataclass
 class Validation:
     """A held-out split, ready to score any parameters on."""
 
-    train: sp.csr_matrix
+    train_data: Interactions
+    weights: dict[str, float]
+    default_half_life: float  # setting training_half_life_days
+    seen: sp.csr_matrix  # users × posts, 1 where the user touched the post in training
     users: np.ndarray  # indices of the scored users
     relevant: dict[int, set[int]]
-    split_at: str
+    protocol: str
+    split_at: str  # the time cut, or the protocol's description
+    _matrices: dict[float, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
-        cls, data: Interactions, settings: dict, max_users: int = 10_000, seed: int = 42
+        cls,
+        data: Interactions,
+        settings: dict,
+        max_users: int = 10_000,
+        seed: int = 42,
+        protocol: str = "user-latest",
     ) -> Validation | None:
-        earlier, later = time_split(data)
-        train = confidence_matrix(
-            earlier, settings["interaction_weights"], settings["training_half_life_days"],
-            earlier.last_us,
-        )  # fmt: skip
-        seen = train.tocsr()
-        # Collaborative vectors can only rank posts that had interactions before the split:
-        # a post first seen afterwards is the fresh-post sources' job, not this model's.
-        known = np.diff(train.tocsc().indptr) > 0
+        earlier, later = split(data, protocol, seed)
+        shape = (len(data.user_ids), len(data.post_ids))
+        seen = sp.csr_matrix(
+            (np.ones(len(earlier.user), np.float32), (earlier.user, earlier.post)), shape=shape
+        )
+        seen.sum_duplicates()
+        seen.data[:] = 1
+        known = np.diff(seen.tocsc().indptr) > 0
         has_history = np.diff(seen.indptr) > 0
         strong = np.isin(later.kind, RELEVANT_TYPES)
         strong &= known[later.post] & has_history[later.user]
         relevant: dict[int, set[int]] = {}
         for u, p in zip(later.user[strong].tolist(), later.post[strong].tolist(), strict=True):
             relevant.setdefault(u, set()).add(p)
-        # Only what the user had not touched before the split can be recommended to them.
+        # Only what the user had not touched before can be recommended to them.
         for u in list(relevant):
             relevant[u] -= set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
             if not relevant[u]:
@@ -63,84 +141,53 @@ class Validation:
         users = np.array(sorted(relevant))
         if len(users) > max_users:
             users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-        split_at = datetime.fromtimestamp(earlier.until_us / 1e6, UTC).isoformat()
-        return cls(train, users, {int(u): relevant[int(u)] for u in users}, split_at)
+        if protocol == "time":
+            split_at = datetime.fromtimestamp(earlier.until_us / 1e6, UTC).isoformat()
+        else:
+            split_at = f"{protocol}: {USER_FRACTION:.0%} of each user's posts (min {MIN_HELD})"
+        return cls(
+            earlier,
+            {k: float(v) for k, v in settings["interaction_weights"].items()},
+            float(settings["training_half_life_days"]),
+            seen,
+            users,
+            {int(u): relevant[int(u)] for u in users},
+            protocol,
+            split_at,
+        )
 
-    def score(self, params: Params, k: int = 10) -> dict[str, float]:
+    def resolve(self, params: Params) -> Params:
+        """`params` with the half-life made explicit (the setting when it is None)."""
+        if params.half_life_days is None:
+            return replace(params, half_life_days=self.default_half_life)
+        return params
+
+    def matrix(self, half_life_days: float) -> sp.csr_matrix:
+        """The training part's confidence matrix under a half-life (kept for the next trial)."""
+        if half_life_days not in self._matrices:
+            if len(self._matrices) >= 4:
+                self._matrices.pop(next(iter(self._matrices)))
+            self._matrices[half_life_days] = confidence_matrix(
+                self.train_data, self.weights, half_life_days, self.train_data.last_us
+            )
+        return self._matrices[half_life_days]
+
+    def fit(
+        self, params: Params, callback: FitCallback | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        params = self.resolve(params)
+        return fit_collaborative(self.matrix(params.half_life_days), params, callback)
+
+    def rank(
+        self, user_f: np.ndarray, post_f: np.ndarray, users: np.ndarray | None = None, k: int = 10
+    ) -> dict[str, float]:
+        """Metrics of exact top-k by inner product, never recommending what a user touched."""
         from implicit.cpu.topk import topk
 
-        user_f, post_f = fit_collaborative(self.train, params)
-        # Exact top-k by inner product, never recommending what the user already touched.
-        ids, _ = topk(post_f, user_f[self.users], k, filter_query_items=self.train[self.users])
-        rankings = {
-            u: row[row >= 0].tolist() for u, row in zip(self.users.tolist(), ids, strict=True)
-        }
-        return mean_metrics(rankings, self.relevant, [k])
+        users = self.users if users is None else users
+        ids, _ = topk(post_f, user_f[users], k, filter_query_items=self.seen[users])
+        rankings = {u: row[row >= 0].tolist() for u, row in zip(users.tolist(), ids, strict=True)}
+        return mean_metrics(rankings, {int(u): self.relevant[int(u)] for u in users}, [k])
 
-
-# The grids --tune samples from, per algorithm.
-GRIDS: dict[str, dict[str, list]] = {
-    "als": {
-        "factors": [8, 16, 32, 64],
-        "regularization": [0.01, 0.1, 1.0, 10.0, 50.0],
-        "alpha": [1.0, 5.0, 10.0, 20.0, 40.0],
-        "iterations": [10, 15, 25],
-    },
-    "bpr": {
-        "factors": [8, 16, 32, 64],
-        "learning_rate": [0.01, 0.05, 0.1],
-        "regularization": [0.001, 0.01, 0.1],
-        "iterations": [50, 100, 200],
-    },
-}
-METRIC = "ndcg@10"
-
-
-def candidates(base: Params, trials: int) -> list[Params]:
-    """`base` first, then distinct grid points in a reproducible random order (scikit-learn's
-    ParameterSampler samples a grid of lists without replacement)."""
-    from sklearn.model_selection import ParameterSampler
-
-    grid = GRIDS[base.algorithm]
-    size = int(np.prod([len(v) for v in grid.values()]))
-    sampler = ParameterSampler(grid, n_iter=min(trials, size), random_state=base.seed)
-    out = [base]
-    for point in sampler:
-        p = replace(base, **point)
-        if p not in out:
-            out.append(p)
-        if len(out) >= trials:
-            break
-    return out
-
-
-def search(
-    validation: Validation,
-    base: Params,
-    trials: int,
-    on_trial: Callable[[str], None] | None = None,
-) -> dict:
-    """Score `trials` parameter sets; returns the record stored in recodb.model.tuning."""
-    report = on_trial or (lambda _: None)
-    results = []
-    tried = candidates(base, trials)
-    best = 0
-    for n, params in enumerate(tried):
-        started = time.perf_counter()
-        metrics = validation.score(params)
-        seconds = round(time.perf_counter() - started, 2)
-        results.append({"params": params.model_params(), "metrics": metrics, "seconds": seconds})
-        if metrics[METRIC] > results[best]["metrics"][METRIC]:
-            best = n
-        report(
-            f"trial {n + 1}/{len(tried)}: {METRIC} {metrics[METRIC]:.4f} "
-            f"(best {results[best]['metrics'][METRIC]:.4f}) {params.model_params()}"
-        )
-    return {
-        "metric": METRIC,
-        "split_at": validation.split_at,
-        "users": len(validation.users),
-        "trials": results,
-        "best": asdict(tried[best]),
-        "best_metrics": results[best]["metrics"],
-    }
+    def score(self, params: Params, k: int = 10) -> dict[str, float]:
+        return self.rank(*self.fit(params), k=k)

@@ -1,10 +1,14 @@
--- requires: 0006
+-- requires: 0007
 -- The next p_count posts of a user's slate, best first: (post_ids, scores, reasons) arrays.
 -- Computes, never writes, so recommend() can store it, or serve it as it is on a standby.
---   blend  score = (w_c · collaborative + w_t · content + w_r · recency) / (w_c + w_t + w_r),
---          the weights from setting blend_weights; collaborative is the best of the inner
---          product, the neighbours' support and 0.5 for a followed author's fresh post, or the
---          trending velocity for a user without a vector (see slate_parts() for the parts).
+--   blend  learned: when model p_version has a learned blend (recodb.model.blend, fitted on
+--          its validation split) and setting blend_weights_pinned is 0,
+--          score = Σ wᵢ · partᵢ / Σ wᵢ over the six parts of slate_parts() (for a user
+--          without a vector, trending stands in for collaborative, as in the seed's);
+--          seed:    otherwise, score = (w_c · collaborative + w_t · content + w_r · recency)
+--          / (w_c + w_t + w_r), the weights from setting blend_weights; collaborative is the
+--          best of the inner product, the neighbours' support and 0.5 for a followed author's
+--          fresh post, or the trending velocity for a user without a vector.
 --          Scores are multiplied by p_ceiling, so that a continuation of a stored slate ranks
 --          after everything in it.
 --   cap    at most max_posts_per_author posts per author, counting p_placed (the authors of
@@ -34,6 +38,9 @@ declare
     v_wc double precision := (p_settings -> 'blend_weights' ->> 'collaborative')::float8;
     v_wt double precision := (p_settings -> 'blend_weights' ->> 'content')::float8;
     v_wr double precision := (p_settings -> 'blend_weights' ->> 'recency')::float8;
+    v_learned jsonb;
+    v_w double precision[];  -- the learned weights, in slate_parts()'s order of parts
+    v_sum double precision;
     v_cap integer := (p_settings ->> 'max_posts_per_author')::integer;
     v_authors uuid[];
     v_more_ids uuid[];
@@ -45,6 +52,28 @@ begin
     if p_version is not null then
         select t.cf, t.content into v_cf, v_content
         from recodb.user_taste(p_user_id, p_version, p_settings -> 'interaction_weights') t;
+        if coalesce((p_settings ->> 'blend_weights_pinned')::integer, 0) = 0 then
+            select m.blend -> 'weights' into v_learned from recodb.model m
+            where m.version = p_version;
+        end if;
+    end if;
+    if v_learned is not null then
+        v_w := array[coalesce((v_learned ->> 'collaborative')::float8, 0),
+                     coalesce((v_learned ->> 'neighbours')::float8, 0),
+                     coalesce((v_learned ->> 'content')::float8, 0),
+                     coalesce((v_learned ->> 'recency')::float8, 0),
+                     coalesce((v_learned ->> 'trending')::float8, 0),
+                     coalesce((v_learned ->> 'following')::float8, 0)];
+        v_sum := v_w[1] + v_w[2] + v_w[3] + v_w[4] + v_w[5] + v_w[6];
+        if not v_sum > 0 then
+            v_w := null;
+        end if;
+    end if;
+    if v_w is not null then
+        -- The top-up's fresh posts score by their recency part alone, as below.
+        v_wr := v_w[4];
+    else
+        v_sum := v_wc + v_wt + v_wr;
     end if;
 
     select coalesce(array_agg(c.post_id order by c.score desc, c.post_id), '{}'),
@@ -61,11 +90,19 @@ begin
                 select x.post_id, x.author_id,
                        (array['collaborative_filtering', 'following', 'content', 'fresh',
                               'trending'])[x.source] as reason,
-                       (v_wc * case when v_cf is null then x.trending
-                                    else greatest(x.collaborative, x.neighbours,
-                                                  case when x.source = 2 then 0.5 else 0 end)
-                               end
-                        + v_wt * x.content + v_wr * x.recency) / (v_wc + v_wt + v_wr) as score
+                       case when v_w is not null then
+                           (v_w[1] * case when v_cf is null then x.trending
+                                          else x.collaborative end
+                            + v_w[2] * x.neighbours
+                            + v_w[3] * x.content + v_w[4] * x.recency + v_w[5] * x.trending
+                            + v_w[6] * x.following) / v_sum
+                       else
+                           (v_wc * case when v_cf is null then x.trending
+                                        else greatest(x.collaborative, x.neighbours,
+                                                      case when x.source = 2 then 0.5 else 0 end)
+                                   end
+                            + v_wt * x.content + v_wr * x.recency) / v_sum
+                       end as score
                 from recodb.slate_parts(p_user_id, p_version, v_cf, v_content, p_exclude,
                                         p_settings) x
             ) b
@@ -86,7 +123,7 @@ begin
                coalesce(array_agg(p_ceiling * v_wr
                                   * recodb.decay(extract(epoch from now() - n.created_at),
                                                  3600 * (p_settings ->> 'recency_half_life_hours')::float8)
-                                  / (v_wc + v_wt + v_wr) order by n.created_at desc, n.id), '{}'),
+                                  / v_sum order by n.created_at desc, n.id), '{}'),
                coalesce(array_agg(n.author_id order by n.created_at desc, n.id), '{}')
         into v_more_ids, v_more_scores, v_more_authors
         from (

@@ -1,67 +1,128 @@
-"""`--tune`'s candidates: the base first, then distinct grid points, reproducible per seed."""
+"""The tuner and the validation splits, without a database, on planted data.
+
+Two groups of users and posts (users of a group touch only their group's posts). In the
+"drifting" data every user switched groups 30 days before the end: their old posts say the
+opposite of what they do now, so only a short training half-life ranks their next posts well.
+In the "stationary" data taste never changed and the newest days are sparse: decay throws away
+what the model needs. The tuner must pick a half-life accordingly.
+"""
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import replace
 
+import numpy as np
 import pytest
 
+from recodb.data.dataset import DAY_US, INTERACTION_TYPES
 from recodb.training.fit import Params
-from recodb.training.validation import GRIDS, candidates
+from recodb.training.matrix import Interactions
+from recodb.training.tuning import tune
+from recodb.training.validation import Validation, split, user_split
 
-BASES = {
-    "als": Params(algorithm="als", seed=7),  # the defaults are a point of the ALS grid
-    "bpr": Params(algorithm="bpr", seed=7, iterations=25),  # 25 is not in the BPR grid
+SETTINGS = {
+    "interaction_weights": {"view": 1, "click": 2, "like": 5, "comment": 8, "share": 10},
+    "training_half_life_days": 14,
 }
+LIKE = INTERACTION_TYPES.index("like")
+END = 1_800_000_000 * 1_000_000  # µs
 
 
-def _grid_size(algorithm: str) -> int:
-    return math.prod(len(values) for values in GRIDS[algorithm].values())
+def _interactions(users, posts, created, n_users: int, n_posts: int) -> Interactions:
+    order = np.argsort(created, kind="stable")
+    return Interactions(
+        user_ids=np.zeros((n_users, 16), np.uint8),
+        post_ids=np.zeros((n_posts, 16), np.uint8),
+        user=np.asarray(users, np.int32)[order],
+        post=np.asarray(posts, np.int32)[order],
+        kind=np.full(len(users), LIKE, np.int8),
+        created=np.asarray(created, np.int64)[order],
+        since_us=END - 400 * DAY_US,
+        until_us=END,
+    )
 
 
-def _in_grid(p: Params) -> bool:
-    return all(getattr(p, name) in values for name, values in GRIDS[p.algorithm].items())
+def planted(drift: bool, n_users: int = 160, n_posts: int = 120, seed: int = 0) -> Interactions:
+    """Groups of posts 0..59 and 60..119; user u starts in group u % 2 and, with `drift`,
+    moves to the other group for the last 30 days. Popularity inside a group is skewed, so
+    the right group alone doesn't rank well: the model must learn which posts the group likes."""
+    rng = np.random.default_rng(seed)
+    half = n_posts // 2
+    weights = 1 / np.arange(1, half + 1) ** 0.8
+    weights /= weights.sum()
+    users, posts, created = [], [], []
+    for u in range(n_users):
+        group = u % 2
+        old = rng.choice(half, 24, replace=False, p=weights) + group * half
+        users += [u] * len(old)
+        posts += old.tolist()
+        created += (END - rng.uniform(31, 360, len(old)) * DAY_US).astype(np.int64).tolist()
+        now_group = 1 - group if drift else group
+        recent = rng.choice(half, 8, replace=False, p=weights) + now_group * half
+        recent = [p for p in recent if p not in set(old)]
+        users += [u] * len(recent)
+        posts += recent
+        created += (END - rng.uniform(0, 30, len(recent)) * DAY_US).astype(np.int64).tolist()
+    return _interactions(users, posts, created, n_users, n_posts)
 
 
-def _point(p: Params) -> tuple:
-    return tuple(getattr(p, name) for name in GRIDS[p.algorithm])
+BASE = Params(factors=8, regularization=1.0, alpha=5.0, iterations=8, content_dims=0, seed=3)
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr"])
-def test_base_first_then_distinct_grid_points(algorithm: str) -> None:
-    base = BASES[algorithm]
-    tried = candidates(base, 12)
-    assert len(tried) == 12
-    assert tried[0] == base
-    assert len(set(tried)) == len(tried)
-    for p in tried[1:]:
-        assert _in_grid(p), p
-        # Only the grid's parameters move; the rest (seed, content_dims, ...) is the base's.
-        assert replace(p, **{name: getattr(base, name) for name in GRIDS[algorithm]}) == base
+def test_user_latest_holds_out_each_users_latest_posts() -> None:
+    data = planted(drift=False)
+    kept, held = user_split(data, fraction=0.2, min_held=1, min_history=5)
+    assert len(kept.user) + len(held.user) == len(data.user)
+    for u in range(len(data.user_ids)):
+        mine, theirs = held.created[held.user == u], kept.created[kept.user == u]
+        n = len(mine) + len(theirs)
+        assert len(mine) == max(1, round(0.2 * n)), u
+        assert mine.min() >= theirs.max()  # the latest, whatever anyone else did
+    # The time cut holds out only what happened at the end: here every user too, but the
+    # random protocol holds out the same number per user, anywhere in their history.
+    _, held_random = split(data, "random")
+    assert np.bincount(held_random.user).tolist() == np.bincount(held.user).tolist()
+    assert held_random.created.min() < held.created.min()
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr"])
-def test_reproducible_for_a_seed_and_different_for_another(algorithm: str) -> None:
-    base = BASES[algorithm]
-    assert candidates(base, 10) == candidates(base, 10)
-    other = candidates(replace(base, seed=8), 10)
-    assert [_point(p) for p in other[1:]] != [_point(p) for p in candidates(base, 10)[1:]]
+def test_users_with_too_little_history_are_not_held_out() -> None:
+    data = _interactions([0, 0, 0, 1, 1, 1, 1, 1], [0, 1, 2, 0, 1, 2, 3, 4],
+                         END - np.arange(8) * DAY_US, 2, 5)  # fmt: skip
+    _, held = user_split(data, min_history=5)
+    assert set(held.user.tolist()) == {1}
+    with pytest.raises(ValueError, match="one of"):
+        split(data, "sideways")
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr"])
-def test_never_more_than_the_grid(algorithm: str) -> None:
-    base = BASES[algorithm]
-    everything = candidates(base, 10 * _grid_size(algorithm))
-    points = [_point(p) for p in everything]
-    assert len(set(points)) == len(points)
-    # Every grid point once, and the base (an extra point only when it lies off the grid).
-    assert set(points) == set(itertools.product(*GRIDS[algorithm].values())) | {_point(base)}
-    assert len(everything) == _grid_size(algorithm) + (not _in_grid(base))
-    assert _in_grid(BASES["als"]) and not _in_grid(BASES["bpr"])
+@pytest.mark.parametrize(("drift", "decays"), [(True, True), (False, False)])
+def test_tuner_learns_whether_to_decay(drift: bool, decays: bool) -> None:
+    validation = Validation.build(planted(drift), SETTINGS, protocol="user-latest", seed=1)
+    assert validation is not None and len(validation.users) > 100
+    steps: list[str] = []
+    record = tune(validation, BASE, trials=14, on_trial=steps.append, algorithms=("als",))
+    best = Params.from_stored(record["best"]["algorithm"], record["best"])
+    assert len(record["trials"]) == 14 and record["sampler"] == "optuna TPE"
+    # The base (with the setting's 14-day half-life) is always the first trial.
+    assert record["trials"][0]["params"]["half_life_days"] == 14
+    assert all(s.startswith("trial ") and "(best " in s for s in steps)
+    # The half-life chosen matters at the chosen point: the other kind scores clearly lower.
+    chosen = validation.score(best)["ndcg@10"]
+    if decays:
+        assert best.half_life_days <= 365, record["best"]  # the data spans 360 days
+        other = validation.score(Params(**{**vars(best), "half_life_days": math.inf}))
+    else:
+        assert best.half_life_days >= 1000, record["best"]  # none, or as good as none
+        other = validation.score(Params(**{**vars(best), "half_life_days": 3.0}))
+    assert chosen > 1.2 * other["ndcg@10"], (chosen, other)
+    assert record["best_metrics"]["ndcg@10"] >= max(t["metrics"]["ndcg@10"] for t in
+                                                   record["trials"] if "metrics" in t)  # fmt: skip
 
 
-def test_two_trials_are_the_base_and_one_point() -> None:
-    tried = candidates(BASES["als"], 2)
-    assert len(tried) == 2 and tried[0] == BASES["als"] and _in_grid(tried[1])
+def test_time_budget_and_pruning_are_recorded() -> None:
+    validation = Validation.build(planted(True), SETTINGS, protocol="time")
+    assert validation is not None and validation.protocol == "time"
+    record = tune(validation, BASE, trials=200, minutes=0.05, algorithms=("als",))
+    assert 1 <= len(record["trials"]) < 200  # three seconds end the search
+    states = {t["state"] for t in record["trials"]}
+    assert states <= {"complete", "pruned"}
+    assert record["best"]["half_life_days"] is None or record["best"]["half_life_days"] > 0

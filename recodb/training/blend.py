@@ -1,0 +1,220 @@
+"""A blend of the score parts, learned per model version on the validation split.
+
+The validation users are served through the real scoring: the vectors fitted on the training
+part go into the new version's tables for the length of one transaction that is rolled back,
+and `recodb.slate_parts()` gives every candidate of each user's slate with its six parts. A
+candidate is relevant when it is one of the user's held-out posts. Non-negative weights over
+the parts are then chosen to maximise NDCG@10 of the re-ranked candidates: a coordinate search
+that starts from pure collaborative ranking (and from a non-negative least-squares fit of the
+labels) and accepts only improvements, so the blend is never worse than pure collaborative
+ranking on the split. `recodb.compute_slate()` applies it as Σ wᵢ · partᵢ / Σ wᵢ unless the
+operator pins setting `blend_weights` (blend_weights_pinned = 1).
+
+The engagement views (trending, recent likes) are the database's as they are: on the `time`
+protocol they include the held-out period, which flatters the trending part; `recodb evaluate`
+measures the blend on a split where they don't.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from recodb.training import registry
+from recodb.training.fit import Params, user_profiles
+from recodb.training.validation import Validation
+
+PARTS = ("collaborative", "neighbours", "content", "recency", "trending", "following")
+BLEND_USERS = 500  # validation users served to learn the blend (a seeded sample)
+K = 10
+# The coordinate search: each weight moves to one of these multiples of the weights' sum.
+STEPS = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+ROUNDS = 4
+
+
+@dataclass
+class Slates:
+    """Candidates of many users, padded to one array: parts (users × candidates × 6), labels
+    (users × candidates, padding False), and each user's count of relevant posts."""
+
+    parts: np.ndarray
+    labels: np.ndarray
+    valid: np.ndarray
+    n_relevant: np.ndarray
+    source: np.ndarray  # the slate_parts source of each candidate (0 padding)
+
+    @classmethod
+    def from_users(cls, users: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]]) -> Slates:
+        """From (parts (n × 6), labels (n,), relevant count, sources (n,)) per user, each
+        user's candidates in post id order (the SQL's tie-break)."""
+        width = max((len(p) for p, *_ in users), default=0) or 1
+        parts = np.zeros((len(users), width, len(PARTS)))
+        labels = np.zeros((len(users), width), bool)
+        valid = np.zeros((len(users), width), bool)
+        source = np.zeros((len(users), width), np.int16)
+        for i, (p, y, _, s) in enumerate(users):
+            parts[i, : len(p)], labels[i, : len(p)], valid[i, : len(p)] = p, y, True
+            source[i, : len(p)] = s
+        n_relevant = np.array([n for *_, n, _ in users], np.int64)
+        return cls(parts, labels, valid, n_relevant, source)
+
+    def ndcg(self, scores: np.ndarray, k: int = K) -> float:
+        """Mean NDCG@k over users of ranking the candidates by `scores` (desc, ties by order)."""
+        scores = np.where(self.valid, scores, -np.inf)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        hits = np.take_along_axis(self.labels & self.valid, top, axis=1)
+        discounts = 1.0 / np.log2(np.arange(2, k + 2))
+        dcg = (hits * discounts[: hits.shape[1]]).sum(axis=1)
+        ideal = np.cumsum(discounts)[np.clip(np.minimum(self.n_relevant, k), 1, k) - 1]
+        return float(np.mean(np.where(self.n_relevant > 0, dcg / ideal, 0.0)))
+
+    def blend_ndcg(self, weights: np.ndarray, k: int = K) -> float:
+        return self.ndcg(self.parts @ weights, k)
+
+    def seed_ndcg(self, wc: float = 0.7, wt: float = 0.2, wr: float = 0.1, k: int = K) -> float:
+        """NDCG of compute_slate()'s seed formula (the user has a cf vector)."""
+        p = self.parts
+        collaborative = np.maximum.reduce([p[..., 0], p[..., 1], 0.5 * (self.source == 2)])
+        return self.ndcg(wc * collaborative + wt * p[..., 2] + wr * p[..., 3], k)
+
+
+def fit_blend(slates: Slates, k: int = K) -> dict:
+    """Non-negative weights over PARTS maximising NDCG@k, never below pure collaborative."""
+    from sklearn.linear_model import LinearRegression
+
+    pure = np.eye(len(PARTS))[0]
+    starts = [pure]
+    rows = slates.valid.ravel()
+    x, y = slates.parts.reshape(-1, len(PARTS))[rows], slates.labels.ravel()[rows]
+    if y.any() and not y.all():
+        coef = LinearRegression(positive=True).fit(x, y.astype(float)).coef_
+        if coef.sum() > 0:
+            starts.append(coef / coef.sum())
+    scored = [(slates.blend_ndcg(w, k), i, w) for i, w in enumerate(starts)]
+    best_value, _, best = max(scored, key=lambda t: (t[0], -t[1]))
+    best = best.copy()
+    for _ in range(ROUNDS):
+        improved = False
+        for part in range(len(PARTS)):
+            total = best.sum()
+            for step in STEPS:
+                trial = best.copy()
+                trial[part] = step * total
+                if trial.sum() <= 0 or np.array_equal(trial, best):
+                    continue
+                value = slates.blend_ndcg(trial, k)
+                if value > best_value + 1e-9:
+                    best_value, best, improved = value, trial, True
+        if not improved:
+            break
+    best = best / best.sum()
+    return {
+        "weights": {name: round(float(w), 6) for name, w in zip(PARTS, best, strict=True)},
+        f"ndcg@{k}": slates.blend_ndcg(best, k),
+        f"collaborative_only_ndcg@{k}": slates.blend_ndcg(pure, k),
+        f"seed_blend_ndcg@{k}": slates.seed_ndcg(k=k),
+        "users": len(slates.n_relevant),
+    }
+
+
+def serve_validation(
+    conn: psycopg.Connection,
+    version: int,
+    validation: Validation,
+    post_ids: np.ndarray,
+    users: np.ndarray,
+    on_step: Callable[[str], None] | None = None,
+) -> Slates:
+    """Each user's candidates and parts from recodb.slate_parts() under `version`, labelled
+    with the held-out set; posts they touched in the training part are excluded."""
+    step = on_step or (lambda _: None)
+    settings = conn.execute("select jsonb_object_agg(key, value) from recodb.setting").fetchone()
+    post_uuid = [uuid.UUID(bytes=b.tobytes()) for b in post_ids]
+    post_index = {p: i for i, p in enumerate(post_uuid)}
+    user_uuid = validation.train_data.user_ids
+    out = []
+    for n, u in enumerate(users.tolist()):
+        if n % 100 == 0:
+            step(f"blend: serving validation user {n + 1}/{len(users)}")
+        seen = validation.seen.indices[validation.seen.indptr[u] : validation.seen.indptr[u + 1]]
+        rows = conn.execute(
+            """
+            select x.post_id, x.source, x.collaborative, x.neighbours, x.content, x.recency,
+                   x.trending, x.following
+            from recodb.user_taste(%(user)s, %(version)s, %(settings)s -> 'interaction_weights') t,
+                 recodb.slate_parts(%(user)s, %(version)s, t.cf, t.content, %(exclude)s,
+                                    %(settings)s) x
+            order by x.post_id
+            """,
+            {
+                "user": uuid.UUID(bytes=user_uuid[u].tobytes()),
+                "version": version,
+                "settings": Jsonb(settings[0]),
+                "exclude": [post_uuid[p] for p in seen.tolist()],
+            },
+        ).fetchall()
+        relevant = validation.relevant[u]
+        parts = np.array([r[2:] for r in rows], float).reshape(-1, len(PARTS))
+        labels = np.array([post_index.get(r[0], -1) in relevant for r in rows], bool)
+        source = np.array([r[1] for r in rows], np.int16)
+        out.append((np.nan_to_num(parts), labels, len(relevant), source))
+    return Slates.from_users(out)
+
+
+def learn_blend(
+    conn: psycopg.Connection,
+    version: int,
+    validation: Validation,
+    params: Params,
+    post_content: np.ndarray,
+    post_content_null: np.ndarray,
+    on_step: Callable[[str], None] | None = None,
+) -> dict | None:
+    """Fit `params` on the validation split, serve its users under `version` in a transaction
+    that is rolled back, and fit the blend; None when no user has a candidate."""
+    params = validation.resolve(params)
+    user_f, post_f = validation.fit(params)
+    matrix = validation.matrix(params.half_life_days)
+    profile, profile_null = user_profiles(matrix, post_content)
+    post_has_cf = np.diff(matrix.tocsc().indptr) > 0
+    user_has_cf = np.diff(matrix.indptr) > 0
+    data = validation.train_data
+    users = validation.users
+    if len(users) > BLEND_USERS:
+        users = np.sort(
+            np.random.default_rng(params.seed).choice(users, BLEND_USERS, replace=False)
+        )
+    slates = None
+    with conn.transaction():
+        registry.write_vectors(
+            conn,
+            version,
+            post_ids=data.post_ids,
+            post_cf=post_f,
+            post_cf_null=~post_has_cf,
+            post_content=post_content,
+            post_content_null=post_content_null,
+            user_ids=data.user_ids[user_has_cf],
+            user_cf=user_f[user_has_cf],
+            user_content=profile[user_has_cf],
+            user_content_null=profile_null[user_has_cf],
+        )
+        # Keys only: the probes scan exactly, which costs less here than building graphs.
+        for name in ("post keys", "user keys", "analyze"):
+            conn.execute("select recodb.index_model_table(%s, %s)", (version, name))
+        # No fold-in (the held-out interactions come after no trained_to) and no closed form.
+        conn.execute(
+            "update recodb.model set factors = %s, content_dims = %s, params = %s,"
+            " trained_to = 'infinity', fold_in = null where version = %s",
+            (post_f.shape[1], post_content.shape[1], Jsonb(params.model_params()), version),
+        )
+        slates = serve_validation(conn, version, validation, data.post_ids, users, on_step)
+        raise psycopg.Rollback()
+    if slates is None or not slates.valid.any():
+        return None
+    return fit_blend(slates) | {"protocol": validation.protocol}
