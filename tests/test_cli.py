@@ -33,7 +33,7 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
 
 
 COMMANDS = {"db", "migrate", "generate", "seed", "import", "train", "models", "refresh",
-            "evaluate", "bench"}  # fmt: skip
+            "precompute", "evaluate", "bench", "serve", "demo", "settings", "doctor"}  # fmt: skip
 
 
 def test_help_lists_the_commands() -> None:

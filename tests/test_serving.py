@@ -305,3 +305,35 @@ def test_no_model_still_serves(conn: psycopg.Connection) -> None:
     rows = _feed(conn, user, 30)
     assert len(rows) == 30
     assert {r[2] for r in rows} <= {"trending", "fresh", "following"}
+
+
+def test_precomputed_slates_serve_the_first_page_once(served: psycopg.Connection) -> None:
+    users = _users(served, 5, 170)
+    served.execute("delete from recodb.slate where user_id = any(%s)", (users,))
+    stored = 0
+    after = None
+    while True:  # batches of 2, as `recodb precompute` runs them
+        n, last = served.execute("select * from recodb.precompute(30, %s, 2)", (after,)).fetchone()
+        if last is None:
+            break
+        stored, after = stored + n, last
+    assert stored >= len(users)
+    user = users[0]
+    slate = served.execute(
+        "select post_ids, precomputed from recodb.slate where user_id = %s", (user,)
+    ).fetchone()
+    assert slate[1] is True and len(slate[0]) == 100
+    # A post touched since the slate was made leaves the page; the rest keep their places.
+    touched = slate[0][1]
+    served.execute("select recodb.track_interaction(%s, %s, 'click')", (user, touched))
+    first = _feed(served, user, 10)
+    assert [r[0] for r in first] == [p for p in slate[0][:10] if p != touched]
+    assert (
+        served.execute(
+            "select precomputed from recodb.slate where user_id = %s", (user,)
+        ).fetchone()[0]
+        is False
+    )
+    # The next offset 0 is a new slate, computed now, without the touched post.
+    fresh = _feed(served, user, 10)
+    assert len(fresh) == 10 and touched not in {r[0] for r in fresh}

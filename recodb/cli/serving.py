@@ -29,8 +29,16 @@ def refresh_command(
     pg_cron: Annotated[
         bool, typer.Option("--pg-cron", help="Schedule the refresh in the database with pg_cron.")
     ] = False,
+    precompute_days: Annotated[
+        float | None,
+        typer.Option(
+            "--precompute",
+            min=0.01,
+            help="After each refresh, precompute slates for users active in the last DAYS.",
+        ),
+    ] = None,
 ) -> None:
-    """Refresh the engagement views concurrently and delete expired feed slates."""
+    """Refresh the engagement views concurrently, give new posts vectors, delete expired slates."""
     target = migrated_database()
     if pg_cron:
         _schedule_pg_cron(target, every or 60)
@@ -44,9 +52,41 @@ def refresh_command(
             f"refreshed in {took:.2f} s: " + ", ".join(f"{s} {sec:.2f} s" for s, sec in steps),
             highlight=False,
         )
+        if precompute_days is not None:
+            _precompute(target, precompute_days, jobs=2)
+            took = time.perf_counter() - started
         if every is None:
             return
         time.sleep(max(0.0, every - took))
+
+
+def _precompute(target: db.Database, active_days: float, jobs: int) -> None:
+    from recodb.precompute import active_users, precompute
+
+    started = time.perf_counter()
+    with target.connect() as conn:
+        total = active_users(conn, active_days)
+    with progress(f"precompute ({jobs} connections)") as step:
+        stored = precompute(
+            target, active_days, jobs=jobs,
+            on_users=lambda k: step.advance("users", k, total),
+        )  # fmt: skip
+    console.print(
+        f"precomputed {stored:,} slates of {total:,} users active in the last {active_days:g} "
+        f"days in {time.perf_counter() - started:.1f} s",
+        highlight=False,
+    )
+
+
+@app.command("precompute")
+def precompute_command(
+    active_days: Annotated[
+        float, typer.Option("--active-days", min=0.01, help="Users active in the last DAYS.")
+    ] = 7,
+    jobs: Annotated[int, typer.Option(min=1, max=32, help="Connections working at once.")] = 2,
+) -> None:
+    """Store slates for recently active users, so that their first page is a lookup too."""
+    _precompute(migrated_database(), active_days, jobs)
 
 
 def _schedule_pg_cron(target: db.Database, every: float) -> None:

@@ -39,6 +39,7 @@ declare
     v_next record;
     v_store boolean;
     v_known boolean;
+    v_standby boolean;
 begin
     if p_user_id is null then
         raise exception 'p_user_id must not be null' using errcode = '22023';
@@ -61,11 +62,13 @@ begin
     -- Held until the transaction ends: the version's tables can't be dropped under us.
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
-    select s.* into v_slate
-    from recodb.slate s
-    where s.user_id = p_user_id and s.expires_at > now()
-      and s.model_version is not distinct from v_version
-      and not pg_is_in_recovery();  -- unlogged: a standby can't read it
+    v_standby := pg_is_in_recovery();
+    if not v_standby then  -- unlogged: a standby can't read it (nor write it)
+        select s.* into v_slate
+        from recodb.slate s
+        where s.user_id = p_user_id and s.expires_at > now()
+          and s.model_version is not distinct from v_version;
+    end if;
 
     if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
        or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
@@ -75,8 +78,8 @@ begin
             select coalesce(array_agg(distinct i.post_id), '{}') into v_exclude
             from public.user_interaction i where i.user_id = p_user_id;
         end if;
-        v_store := v_known and not pg_is_in_recovery()
-                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7));
+        v_store := v_known and not v_standby
+                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint));
         if v_slate.user_id is not null and p_offset > 0 then
             -- Continue the slate: what follows ranks after everything it holds.
             select coalesce(array_agg(p.author_id), '{}') into v_placed
@@ -121,7 +124,7 @@ begin
     end if;
 
     if p_offset = 0 and v_slate.precomputed
-       and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7)) then
+       and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint)) then
         -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
         update recodb.slate s set precomputed = false where s.user_id = p_user_id;
     end if;
