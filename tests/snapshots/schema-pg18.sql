@@ -49,6 +49,9 @@ declare
     v_wc double precision := (p_settings -> 'blend_weights' ->> 'collaborative')::float8;
     v_wt double precision := (p_settings -> 'blend_weights' ->> 'content')::float8;
     v_wr double precision := (p_settings -> 'blend_weights' ->> 'recency')::float8;
+    v_learned jsonb;
+    v_w double precision[];  -- the learned weights, in slate_parts()'s order of parts
+    v_sum double precision;
     v_cap integer := (p_settings ->> 'max_posts_per_author')::integer;
     v_authors uuid[];
     v_more_ids uuid[];
@@ -60,6 +63,28 @@ begin
     if p_version is not null then
         select t.cf, t.content into v_cf, v_content
         from recodb.user_taste(p_user_id, p_version, p_settings -> 'interaction_weights') t;
+        if coalesce((p_settings ->> 'blend_weights_pinned')::integer, 0) = 0 then
+            select m.blend -> 'weights' into v_learned from recodb.model m
+            where m.version = p_version;
+        end if;
+    end if;
+    if v_learned is not null then
+        v_w := array[coalesce((v_learned ->> 'collaborative')::float8, 0),
+                     coalesce((v_learned ->> 'neighbours')::float8, 0),
+                     coalesce((v_learned ->> 'content')::float8, 0),
+                     coalesce((v_learned ->> 'recency')::float8, 0),
+                     coalesce((v_learned ->> 'trending')::float8, 0),
+                     coalesce((v_learned ->> 'following')::float8, 0)];
+        v_sum := v_w[1] + v_w[2] + v_w[3] + v_w[4] + v_w[5] + v_w[6];
+        if not v_sum > 0 then
+            v_w := null;
+        end if;
+    end if;
+    if v_w is not null then
+        -- The top-up's fresh posts score by their recency part alone, as below.
+        v_wr := v_w[4];
+    else
+        v_sum := v_wc + v_wt + v_wr;
     end if;
 
     select coalesce(array_agg(c.post_id order by c.score desc, c.post_id), '{}'),
@@ -76,11 +101,19 @@ begin
                 select x.post_id, x.author_id,
                        (array['collaborative_filtering', 'following', 'content', 'fresh',
                               'trending'])[x.source] as reason,
-                       (v_wc * case when v_cf is null then x.trending
-                                    else greatest(x.collaborative, x.neighbours,
-                                                  case when x.source = 2 then 0.5 else 0 end)
-                               end
-                        + v_wt * x.content + v_wr * x.recency) / (v_wc + v_wt + v_wr) as score
+                       case when v_w is not null then
+                           (v_w[1] * case when v_cf is null then x.trending
+                                          else x.collaborative end
+                            + v_w[2] * x.neighbours
+                            + v_w[3] * x.content + v_w[4] * x.recency + v_w[5] * x.trending
+                            + v_w[6] * x.following) / v_sum
+                       else
+                           (v_wc * case when v_cf is null then x.trending
+                                        else greatest(x.collaborative, x.neighbours,
+                                                      case when x.source = 2 then 0.5 else 0 end)
+                                   end
+                            + v_wt * x.content + v_wr * x.recency) / v_sum
+                       end as score
                 from recodb.slate_parts(p_user_id, p_version, v_cf, v_content, p_exclude,
                                         p_settings) x
             ) b
@@ -101,7 +134,7 @@ begin
                coalesce(array_agg(p_ceiling * v_wr
                                   * recodb.decay(extract(epoch from now() - n.created_at),
                                                  3600 * (p_settings ->> 'recency_half_life_hours')::float8)
-                                  / (v_wc + v_wt + v_wr) order by n.created_at desc, n.id), '{}'),
+                                  / v_sum order by n.created_at desc, n.id), '{}'),
                coalesce(array_agg(n.author_id order by n.created_at desc, n.id), '{}')
         into v_more_ids, v_more_scores, v_more_authors
         from (
@@ -197,6 +230,16 @@ begin
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
                    'content %s)',
                    recodb.model_table_name('user', p_version), p_factors, v_content);
+    if p_content_dims > 0 then
+        -- The text model: each term's idf and its row of the SVD projection.
+        execute format('create table %s (term text primary key, idf real not null, '
+                       'vector public.vector(%s) not null)',
+                       recodb.model_table_name('term', p_version), p_content_dims);
+        if to_regrole('recodb_owner') is not null then
+            execute format('grant select on %s to recodb_owner',
+                           recodb.model_table_name('term', p_version));
+        end if;
+    end if;
     if to_regrole('recodb_owner') is not null then
         -- The serving functions run as recodb_owner (revision 0006); refresh adds new posts.
         execute format('grant select, insert, update on %s, %s to recodb_owner',
@@ -213,10 +256,10 @@ CREATE FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds
     AS $$
     select case when p_half_life_seconds is null or p_half_life_seconds <= 0 then 1
                 else pg_catalog.power(0.5, least(greatest(coalesce(p_age_seconds, 0), 0)
-                                                 / p_half_life_seconds, 1000)) end
+                                                 / p_half_life_seconds, 64)) end
 $$;
 
-COMMENT ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) IS 'Internal: 0.5 ^ (age / half-life), clamped to [9.3e-302, 1] for any age';
+COMMENT ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) IS 'Internal: 0.5 ^ (age / half-life), clamped to [5.4e-20, 1] for any age';
 
 CREATE FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision DEFAULT 5) RETURNS boolean
     LANGUAGE plpgsql
@@ -231,8 +274,9 @@ begin
         end if;
         perform pg_sleep(0.02);
     end loop;
-    execute format('drop table if exists %s, %s', recodb.model_table_name('post', p_version),
-                   recodb.model_table_name('user', p_version));
+    execute format('drop table if exists %s, %s, %s', recodb.model_table_name('post', p_version),
+                   recodb.model_table_name('user', p_version),
+                   recodb.model_table_name('term', p_version));
     return true;
 end
 $$;
@@ -307,15 +351,188 @@ CREATE FUNCTION recodb.model_table_name(p_kind text, p_version integer) RETURNS 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-    if p_kind is null or p_kind not in ('post', 'user') then
-        raise exception 'p_kind must be post or user, got %', coalesce(p_kind, 'null')
+    if p_kind is null or p_kind not in ('post', 'user', 'term') then
+        raise exception 'p_kind must be post, user or term, got %', coalesce(p_kind, 'null')
             using errcode = '22023';
     end if;
     return format('recodb.%I', p_kind || '_vector_v' || p_version);
 end
 $$;
 
-COMMENT ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) IS 'Internal: the qualified name of a model version''s post or user vector table';
+COMMENT ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) IS 'Internal: the qualified name of a model version''s post, user or term vector table';
+
+CREATE FUNCTION recodb.post_vectors(p_limit integer DEFAULT 50000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $_$
+declare
+    v_model recodb.model;
+    v_posts text;
+    v_terms regclass;
+    v_added integer := 0;
+    v_folded integer := 0;
+begin
+    select * into v_model from recodb.model m where m.status = 'active';
+    if v_model.version is null then
+        return 0;
+    end if;
+    v_posts := recodb.model_table_name('post', v_model.version);
+    v_terms := recodb.model_table('term', v_model.version);
+
+    -- Rows for the posts the model has never seen (with a text vector when it has a text model).
+    execute format(
+        $q$
+        with new as (
+            select p.id, p.content
+            from public.posts p
+            where not exists (select from %1$s v where v.post_id = p.id)
+            order by p.created_at desc, p.id
+            limit $1
+        ), tf as (
+            select n.id, t.term, count(*) as n
+            from new n
+            cross join lateral regexp_matches(lower(n.content), '\w\w+', 'g') as m(parts)
+            cross join lateral (select m.parts[1] as term) t
+            where n.content is not null and $2
+            group by n.id, t.term
+        ), summed as (
+            select tf.id,
+                   public.sum(w.vector OPERATOR(public.*)
+                              array_fill(((1 + ln(tf.n)) * w.idf)::real,
+                                         array[public.vector_dims(w.vector)])::public.vector)
+                       as vector
+            from tf
+            join %2$s w on w.term = tf.term
+            group by tf.id
+        )
+        insert into %1$s (post_id, cf, content)
+        select n.id, null,
+               case when public.vector_norm(s.vector) > 0 then public.l2_normalize(s.vector) end
+        from new n
+        left join summed s on s.id = n.id
+        $q$,
+        v_posts,
+        -- Without a text model the join has nothing to join: this version's own post table
+        -- stands in, and the `and $2` above keeps it from being read.
+        coalesce(v_terms::text, format('(select null::text as term, null::real as idf, '
+                                       'null::public.vector as vector where false)')))
+    using p_limit, v_terms is not null;
+    get diagnostics v_added = row_count;
+
+    -- Collaborative vectors folded in from the users who engaged.
+    if v_model.post_fold_in is not null or v_model.algorithm = 'bpr' then
+        execute format(
+            $q$
+            with target as (
+                select v.post_id
+                from %1$s v
+                join public.posts p on p.id = v.post_id
+                where (v.cf is null or p.created_at > $1)
+                  and exists (select from public.user_interaction i where i.post_id = v.post_id)
+                order by p.created_at desc, p.id
+                limit $2
+            ), sums as (
+                select t.post_id,
+                       public.sum(u.cf OPERATOR(public.*)
+                                  array_fill((1 + $3 * e.w)::real, array[$4])::public.vector)
+                           as s
+                from target t
+                cross join lateral (
+                    select i.user_id, sum(coalesce(($5 ->> i.interaction_type)::real, 0)) as w
+                    from public.user_interaction i
+                    where i.post_id = t.post_id
+                    group by i.user_id) e
+                join %2$s u on u.user_id = e.user_id
+                where e.w > 0
+                group by t.post_id
+            ), folded as (
+                select s.post_id,
+                       case when $6::real[] is null then s.s
+                            else (select array_agg(x.value order by x.r)
+                                  from (select r.r, sum($6[r.r * $4 + c.c + 1]
+                                                        * (s.s::real[])[c.c + 1]) as value
+                                        from generate_series(0, $4 - 1) r(r),
+                                             generate_series(0, $4 - 1) c(c)
+                                        group by r.r) x)::public.vector end as cf
+                from sums s
+            )
+            update %1$s v set cf = f.cf
+            from folded f
+            where v.post_id = f.post_id
+            $q$,
+            v_posts, recodb.model_table_name('user', v_model.version))
+        using v_model.trained_to, p_limit, coalesce((v_model.params ->> 'alpha')::real, 0),
+              v_model.factors, recodb.setting_value('interaction_weights'),
+              v_model.post_fold_in;
+        get diagnostics v_folded = row_count;
+    end if;
+    return v_added + v_folded;
+end
+$_$;
+
+COMMENT ON FUNCTION recodb.post_vectors(p_limit integer) IS 'Internal: text vectors for posts the active model never saw, and collaborative vectors folded in from the first engagements of new posts; returns how many posts changed';
+
+CREATE FUNCTION recodb.precompute(p_active_days double precision DEFAULT 7, p_after uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 1000, p_modulus integer DEFAULT 1, p_remainder integer DEFAULT 0) RETURNS TABLE(users integer, last_user_id uuid)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+declare
+    v_settings jsonb;
+    v_version integer;
+    v_user uuid;
+    v_exclude uuid[];
+    v_next record;
+begin
+    if p_active_days is null or p_active_days <= 0 then
+        raise exception 'p_active_days must be > 0, got %', p_active_days using errcode = '22023';
+    end if;
+    if p_limit is null or p_limit < 1 then
+        raise exception 'p_limit must be >= 1, got %', p_limit using errcode = '22023';
+    end if;
+    if p_modulus is null or p_modulus < 1 or p_remainder is null or p_remainder < 0
+       or p_remainder >= p_modulus then
+        raise exception 'p_remainder must lie in 0..p_modulus - 1' using errcode = '22023';
+    end if;
+    perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
+    select m.version into v_version from recodb.model m where m.status = 'active';
+    select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
+    users := 0;
+    for v_user in
+        select u.id
+        from public.users u
+        where (p_after is null or u.id > p_after)
+          and abs(pg_catalog.hashtextextended(u.id::text, 0::bigint) % p_modulus) = p_remainder
+          and exists (select from public.user_interaction i
+                      where i.user_id = u.id
+                        and i.created_at > now() - make_interval(secs => p_active_days * 86400))
+          and not exists (select from recodb.slate s
+                          where s.user_id = u.id and s.expires_at > now()
+                            and s.model_version is not distinct from v_version)
+        order by u.id
+        limit p_limit
+    loop
+        last_user_id := v_user;
+        continue when not pg_try_advisory_xact_lock(
+            pg_catalog.hashtextextended(v_user::text, 7::bigint));
+        select coalesce(array_agg(distinct i.post_id), '{}') into v_exclude
+        from public.user_interaction i where i.user_id = v_user;
+        select * into v_next
+        from recodb.compute_slate(v_user, v_version, (v_settings ->> 'slate_size')::integer,
+                                  v_exclude, '{}', 1, v_settings);
+        insert into recodb.slate as s
+        values (v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
+                now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8))
+        on conflict (user_id) do update
+            set model_version = excluded.model_version, post_ids = excluded.post_ids,
+                scores = excluded.scores, reasons = excluded.reasons, precomputed = true,
+                generated_at = excluded.generated_at, expires_at = excluded.expires_at;
+        users := users + 1;
+    end loop;
+    return next;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.precompute(p_active_days double precision, p_after uuid, p_limit integer, p_modulus integer, p_remainder integer) IS 'Stores fresh slates for up to p_limit users active in the last p_active_days (after p_after, in the p_remainder share of p_modulus); returns (users, last_user_id)';
 
 CREATE FUNCTION recodb.prune_models(p_keep integer DEFAULT NULL::integer) RETURNS integer[]
     LANGUAGE plpgsql
@@ -371,6 +588,7 @@ declare
     v_next record;
     v_store boolean;
     v_known boolean;
+    v_standby boolean;
 begin
     if p_user_id is null then
         raise exception 'p_user_id must not be null' using errcode = '22023';
@@ -393,11 +611,13 @@ begin
     -- Held until the transaction ends: the version's tables can't be dropped under us.
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
-    select s.* into v_slate
-    from recodb.slate s
-    where s.user_id = p_user_id and s.expires_at > now()
-      and s.model_version is not distinct from v_version
-      and not pg_is_in_recovery();  -- unlogged: a standby can't read it
+    v_standby := pg_is_in_recovery();
+    if not v_standby then  -- unlogged: a standby can't read it (nor write it)
+        select s.* into v_slate
+        from recodb.slate s
+        where s.user_id = p_user_id and s.expires_at > now()
+          and s.model_version is not distinct from v_version;
+    end if;
 
     if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
        or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
@@ -407,8 +627,8 @@ begin
             select coalesce(array_agg(distinct i.post_id), '{}') into v_exclude
             from public.user_interaction i where i.user_id = p_user_id;
         end if;
-        v_store := v_known and not pg_is_in_recovery()
-                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7));
+        v_store := v_known and not v_standby
+                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint));
         if v_slate.user_id is not null and p_offset > 0 then
             -- Continue the slate: what follows ranks after everything it holds.
             select coalesce(array_agg(p.author_id), '{}') into v_placed
@@ -453,7 +673,7 @@ begin
     end if;
 
     if p_offset = 0 and v_slate.precomputed
-       and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7)) then
+       and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint)) then
         -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
         update recodb.slate s set precomputed = false where s.user_id = p_user_id;
     end if;
@@ -492,6 +712,12 @@ begin
     end loop;
 
     v_started := clock_timestamp();
+    perform recodb.post_vectors();
+    step := 'new post vectors';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
     delete from recodb.slate s
     where s.user_id in (select e.user_id from recodb.slate e where e.expires_at <= now()
                         for update skip locked);
@@ -501,7 +727,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION recodb.refresh() IS 'Refreshes the engagement views concurrently (post_engagement, trending_post, author_popularity, fresh_post, user_recent_likes) and deletes expired slates; returns (step, seconds)';
+COMMENT ON FUNCTION recodb.refresh() IS 'Refreshes the engagement views concurrently (post_engagement, trending_post, author_popularity, fresh_post, user_recent_likes), gives new posts vectors and deletes expired slates; returns (step, seconds)';
 
 CREATE FUNCTION recodb.rollback_model() RETURNS integer
     LANGUAGE plpgsql
@@ -1110,6 +1336,8 @@ CREATE TABLE recodb.model (
     content_dims integer,
     fold_in real[],
     tuning jsonb,
+    post_fold_in real[],
+    blend jsonb,
     CONSTRAINT model_status_check CHECK ((status = ANY (ARRAY['training'::text, 'ready'::text, 'active'::text, 'retired'::text, 'failed'::text])))
 );
 
@@ -1118,6 +1346,10 @@ COMMENT ON TABLE recodb.model IS 'Model registry: one row per trained version; a
 COMMENT ON COLUMN recodb.model.fold_in IS 'Row-major inverse of (Y''Y + regularization * I) over the post vectors Y: folds a new user''s interactions into a vector without retraining';
 
 COMMENT ON COLUMN recodb.model.tuning IS 'The hyperparameter search that chose params (recodb train --tune), if any';
+
+COMMENT ON COLUMN recodb.model.post_fold_in IS 'Row-major inverse of (X''X + regularization * I) over the user vectors X: folds the first engagements of a post written after training into its vector';
+
+COMMENT ON COLUMN recodb.model.blend IS 'The blend of score parts learned on the validation split (weights and their validation NDCG), or null';
 
 CREATE MATERIALIZED VIEW recodb.fresh_post AS
  SELECT p.id AS post_id,
@@ -1196,7 +1428,7 @@ CREATE MATERIALIZED VIEW recodb.trending_post AS
           GROUP BY i.post_id, i.user_id, i.interaction_type
         )
  SELECT o.post_id,
-    sum((((s.weights ->> (o.interaction_type)::text))::double precision * power((0.5)::double precision, LEAST((((GREATEST(EXTRACT(epoch FROM (now() - o.created_at)), (0)::numeric) / 3600.0))::double precision / s.half_life), (1000)::double precision)))) AS velocity
+    sum((((s.weights ->> (o.interaction_type)::text))::double precision * power((0.5)::double precision, LEAST((((GREATEST(EXTRACT(epoch FROM (now() - o.created_at)), (0)::numeric) / 3600.0))::double precision / s.half_life), (64)::double precision)))) AS velocity
    FROM once o,
     s
   GROUP BY o.post_id
@@ -1318,7 +1550,7 @@ GRANT USAGE ON SCHEMA public TO recodb_owner;
 
 GRANT USAGE ON SCHEMA recodb TO recodb_feed_reader;
 GRANT USAGE ON SCHEMA recodb TO recodb_tracker;
-GRANT USAGE ON SCHEMA recodb TO recodb_owner;
+GRANT ALL ON SCHEMA recodb TO recodb_owner;
 
 REVOKE ALL ON FUNCTION recodb.activate_model(p_version integer) FROM PUBLIC;
 
@@ -1339,6 +1571,10 @@ REVOKE ALL ON FUNCTION recodb.model_index_steps() FROM PUBLIC;
 REVOKE ALL ON FUNCTION recodb.model_table(p_kind text, p_version integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.post_vectors(p_limit integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.precompute(p_active_days double precision, p_after uuid, p_limit integer, p_modulus integer, p_remainder integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.prune_models(p_keep integer) FROM PUBLIC;
 
