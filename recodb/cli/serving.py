@@ -138,8 +138,20 @@ def evaluate_command(
         typer.Option("--tune-blend", help="Also try other blend weights and recency half-lives."),
     ] = False,
     apply: Annotated[
-        bool, typer.Option("--apply", help="With --tune-blend: store the best in the settings.")
+        bool,
+        typer.Option("--apply", help="With --tune-blend: store the best in the settings, pinned."),
     ] = False,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="Test split of the database's data: time (the last --test-days), user-latest "
+            "(each user's latest posts) or random.",
+        ),
+    ] = "time",
+    learn_blend: Annotated[
+        bool, typer.Option(help="Learn the blend in the scratch training (else the seed's).")
+    ] = True,
 ) -> None:
     """Score the served feed (Precision, Recall, NDCG, MAP @K, coverage) against baselines."""
     from recodb.evaluation import evaluate
@@ -152,6 +164,8 @@ def evaluate_command(
         raise RecodbError(f"--k: expected cut-offs >= 1, got {k!r}")
     if (train_file is None) != (test_file is None):
         raise RecodbError("--train and --test go together")
+    if protocol not in ("time", "user-latest", "random"):
+        raise RecodbError(f"--protocol must be time, user-latest or random, got {protocol!r}")
     target = migrated_database()
     from recodb.data import importer
 
@@ -160,7 +174,7 @@ def evaluate_command(
     with progress("evaluating") as step:
         options = evaluate.Options(
             ks=ks, max_users=users, seed=seed, keep_scratch=keep_scratch, tune_blend=tune_blend,
-            on_step=step,
+            protocol=protocol, learn_blend=learn_blend, on_step=step,
         )  # fmt: skip
         if train_file is not None:
             report = evaluate.evaluate_files(target, train_file, test_file, format, options=options)
@@ -169,8 +183,9 @@ def evaluate_command(
 
     mid = 10 if 10 in ks else ks[len(ks) // 2]
     table = Table(
-        title=f"{report.users} test users, split at {report.split_at:%Y-%m-%d %H:%M}, "
-        f"{report.catalogue:,} posts"
+        title=f"{report.users} test users ({report.protocol}), split at "
+        f"{report.split_at:%Y-%m-%d %H:%M}, {report.catalogue:,} posts",
+        caption="± half the width of the 95 % bootstrap interval over users",
     )
     columns = [f"{m}@{mid}" for m in ("precision", "recall", "ndcg", "map")]
     columns += [f"ndcg@{kk}" for kk in ks if kk != mid] + ["coverage@10"]
@@ -178,10 +193,24 @@ def evaluate_command(
     for column in columns:
         table.add_column(column.replace("precision", "P").replace("recall", "R"), justify="right")
     for method, values in report.metrics.items():
-        table.add_row(method, *(f"{values[c]:.4f}" for c in columns))
+        low_high = report.intervals.get(method, {})
+        table.add_row(
+            method,
+            *(
+                f"{values[c]:.4f}"
+                + (f" ±{(low_high[c][1] - low_high[c][0]) / 2:.4f}" if c in low_high else "")
+                for c in columns
+            ),
+        )
     console.print(table)
+    if report.blend:
+        console.print(
+            "learned blend: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in report.blend["weights"].items() if v > 0),
+            highlight=False,
+        )
     ours = report.metrics["recodb"][f"ndcg@{mid}"]
-    for method in ("most popular", "user-KNN", "oracle"):
+    for method in ("most popular", "trending", "collaborative only", "user-KNN", "oracle"):
         if method in report.metrics and report.metrics[method][f"ndcg@{mid}"] > 0:
             ratio = ours / report.metrics[method][f"ndcg@{mid}"]
             console.print(f"recodb NDCG@{mid} / {method}: {ratio:.2f}")
@@ -225,6 +254,13 @@ def bench_command(
     http: Annotated[
         bool, typer.Option("--http", help="Measure the HTTP API under wrk instead (see serve).")
     ] = False,
+    clients: Annotated[
+        int, typer.Option(min=0, help="Also fresh slates from N concurrent clients (pgbench).")
+    ] = 0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long --clients runs.")] = 30,
+    standby: Annotated[
+        str | None, typer.Option(help="Also fresh slates on this hot standby (a URL).")
+    ] = None,
 ) -> None:
     """Measure serving: recommend (fresh and stored slate), similar_posts, refresh, ANN recall.
 
@@ -250,7 +286,10 @@ def bench_command(
 
         return bench_http(target, seed, json_path)
     with progress("bench") as step:
-        report = bench.run(target, queries=queries, seed=seed, on_step=step)
+        report = bench.run(
+            target, queries=queries, seed=seed, clients=clients, seconds=seconds,
+            standby_url=standby, on_step=step,
+        )  # fmt: skip
     scale = report["scale"]
     table = Table(
         title=f"{scale['users']:,} users × {scale['posts']:,} posts × "
@@ -263,7 +302,11 @@ def bench_command(
         "recommend_stored_slate",
         "similar_posts",
         "recommend_during_refresh",
+        "recommend_standby",
+        "recommend_concurrent",
     ):
+        if name not in report:
+            continue
         r = report[name]
         table.add_row(
             name.replace("_", " "),
@@ -276,6 +319,12 @@ def bench_command(
         f"errors while refreshing: {report['recommend_during_refresh']['errors']}; "
         f"ANN recall@50 vs exact: {report['ann_recall_at_50']:.4f}"
     )
+    if "recommend_concurrent" in report:
+        r = report["recommend_concurrent"]
+        console.print(
+            f"{r['clients']} clients: {r['slates_per_second']:.1f} fresh slates per second",
+            highlight=False,
+        )
     if json_path is None:
         json_path = Settings().home / "reports" / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,17 @@ The past (interactions before a split time T) is copied into a scratch database 
 timestamp moved so that T is now; recodb trains there and refreshes its views, then
 `recodb.recommend` is asked for each test user's feed. A post is relevant to a user when they
 clicked, liked, commented on or shared it after T, it existed at T, and they had not touched it
-before T. The same users are scored for the baselines: random, most popular, the seed's
-user-KNN (scikit-learn NearestNeighbors, cosine, k = 10, on the type-weighted matrix) and, on
-generated data, an oracle that knows each user's topic weights and each post's quality.
+before T. The same users are scored for the baselines: random, most popular, trending (recent
+popularity, as most feeds serve it without a model), collaborative only (the trained vectors
+ranked by exact inner product: no blend, no other source), the seed's user-KNN (scikit-learn
+NearestNeighbors, cosine, k = 10, on the type-weighted matrix) and, on generated data, an
+oracle that knows each user's topic weights and each post's quality. Every metric comes with a
+95 % bootstrap interval over users.
+
+Protocols for the database's own data: `time` (the last `test_days` are the test), and
+`user-latest` / `random` (each user's latest or random posts are the test, as in training's
+validation: the rest of the data is the past, moved so that its newest interaction is now; a
+held-out post is relevant when it existed before the user's first held-out interaction).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +38,12 @@ from recodb.bulkload import bulk_load
 from recodb.data import importer
 from recodb.data.dataset import FRESHNESS_TAU_US, INTERACTION_TYPES
 from recodb.errors import RecodbError
-from recodb.evaluation.metrics import coverage, mean_metrics
+from recodb.evaluation.metrics import (
+    bootstrap_interval,
+    coverage,
+    mean_metrics,
+    per_user_metrics,
+)
 from recodb.training import registry
 from recodb.training.fit import Params
 from recodb.training.matrix import (
@@ -40,6 +53,7 @@ from recodb.training.matrix import (
     read_settings,
 )
 from recodb.training.train import train
+from recodb.training.validation import user_split
 
 Step = Callable[[str], None]
 # (collaborative, content, recency) blends and recency half-lives tried by --tune-blend.
@@ -64,6 +78,8 @@ class Options:
     seed: int = 42
     keep_scratch: bool = False
     tune_blend: bool = False
+    protocol: str = "time"  # time, user-latest or random (the database's own data)
+    learn_blend: bool = True  # train in the scratch database with validation and a blend
     on_step: Step | None = None
 
 
@@ -78,15 +94,22 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     scratch_url: str | None = None  # kept with keep_scratch
     blend_search: list[dict] = field(default_factory=list)  # with tune_blend, best first
+    # method -> {"ndcg@10": [low, high]}: 95 % bootstrap intervals over users
+    intervals: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    protocol: str = "time"
+    blend: dict | None = None  # the blend the scratch model learned
 
     def to_json(self) -> dict:
         return {
+            "protocol": self.protocol,
             "split_at": self.split_at.isoformat(),
             "users": self.users,
             "catalogue": self.catalogue,
             "ks": self.ks,
             "metrics": self.metrics,
+            "intervals": self.intervals,
             "params": self.params,
+            "blend": self.blend,
             "timings": self.timings,
             "blend_search": self.blend_search,
         }
@@ -110,11 +133,23 @@ def _copy_table(src: psycopg.Connection, dst: psycopg.Connection, select: sql.Co
             into.write(chunk)
 
 
-def _load_past(src: psycopg.Connection, dst: psycopg.Connection, split: datetime) -> None:
-    """Users, posts, follows and interactions before `split`, moved in time so split = now."""
+def _load_past(
+    src: psycopg.Connection, dst: psycopg.Connection, split: datetime, held: str | None = None
+) -> None:
+    """Users, posts, follows and interactions before `split`, moved in time so split = now.
+
+    With `held` (a temp table of `src` with user_id, post_id), interactions on those pairs are
+    left out too, and the newest interaction is the split (split = the last one, included).
+    """
     now = dst.execute("select now()").fetchone()[0]
     shift = sql.Literal(now - split)
     cut = sql.Literal(split)
+    keep = sql.SQL("true")
+    if held is not None:
+        keep = sql.SQL(
+            "not exists (select from {} h where h.user_id = i.user_id and h.post_id = i.post_id)"
+        ).format(sql.Identifier(held))
+        cut = sql.Literal(split + timedelta(microseconds=1))
     with dst.transaction(), bulk_load(dst, ("users", "posts", "follows", "user_interaction")):
         _copy_table(
             src, dst,
@@ -142,8 +177,8 @@ def _load_past(src: psycopg.Connection, dst: psycopg.Connection, split: datetime
             sql.SQL(
                 "select i.id, i.user_id, i.post_id, i.interaction_type, i.metadata,"
                 " i.created_at + {} from user_interaction i join posts p on p.id = i.post_id"
-                " where i.created_at < {} and p.created_at <= {}"
-            ).format(shift, cut, cut),
+                " where i.created_at < {} and p.created_at <= {} and {}"
+            ).format(shift, cut, cut, keep),
             "user_interaction",
             ["id", "user_id", "post_id", "interaction_type", "metadata", "created_at"],
         )  # fmt: skip
@@ -191,9 +226,26 @@ def _baselines(
     popularity = np.asarray(matrix.sum(axis=0)).ravel()
     by_popularity = np.argsort(-popularity, kind="stable")
 
+    # Trending: recent popularity as a feed without a model serves it (the trending view's
+    # window and half-life), then the most popular.
+    settings = dict(scratch.execute(
+        "select key, value from recodb.setting"
+        " where key in ('trending_window_hours', 'trending_half_life_hours')"
+    ).fetchall())  # fmt: skip
+    window_us = float(settings["trending_window_hours"]) * 3600e6
+    recent = data.select(data.created >= data.last_us - window_us)
+    recent_matrix = confidence_matrix(
+        recent, weights, float(settings["trending_half_life_hours"]) / 24, data.last_us
+    )
+    velocity = np.asarray(recent_matrix.sum(axis=0)).ravel()
+    by_trending = np.lexsort((-popularity, -velocity))
+    post_cf, has_cf, user_cf = _model_vectors(scratch, post_uuid, users)
+
     knn = NearestNeighbors(n_neighbors=min(11, shape[0]), metric="cosine", algorithm="brute")
     knn.fit(matrix)
-    out: dict[str, dict] = {"random": {}, "most popular": {}, "user-KNN": {}}
+    out: dict[str, dict] = {
+        "random": {}, "most popular": {}, "trending": {}, "collaborative only": {}, "user-KNN": {},
+    }  # fmt: skip
 
     def top_unseen(order: np.ndarray, seen: set[int]) -> list[uuid.UUID]:
         picked = []
@@ -209,6 +261,14 @@ def _baselines(
         seen = set(matrix[u].indices.tolist()) if u is not None else set()
         out["random"][user] = top_unseen(rng.permutation(shape[1]), seen)
         out["most popular"][user] = top_unseen(by_popularity[: kmax + len(seen)], seen)
+        out["trending"][user] = top_unseen(by_trending[: kmax + len(seen)], seen)
+        if user in user_cf:
+            scores = np.where(has_cf, post_cf @ user_cf[user], -np.inf)
+            top = np.argpartition(-scores, min(len(scores) - 1, kmax + len(seen)))
+            top = top[: kmax + len(seen) + 1]
+            out["collaborative only"][user] = top_unseen(top[np.lexsort((top, -scores[top]))], seen)
+        else:  # no vector: what collaborative ranking can't serve, popularity does
+            out["collaborative only"][user] = out["most popular"][user]
         if u is None or matrix[u].nnz == 0:
             out["user-KNN"][user] = out["most popular"][user]  # no history: no neighbours
             continue
@@ -228,6 +288,38 @@ def _baselines(
     if truth_conn is not None:
         out["oracle"] = _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid)
     return out
+
+
+def _model_vectors(
+    scratch: psycopg.Connection, post_uuid: list[uuid.UUID], users: list[uuid.UUID]
+) -> tuple[np.ndarray, np.ndarray, dict[uuid.UUID, np.ndarray]]:
+    """The active model's post cf vectors by post index, which posts have one, and the test
+    users' cf vectors (as served: trained plus folded in)."""
+    version = registry.active_version(scratch)
+    table = registry.model_table(scratch, "post", version)
+    rows = scratch.execute(
+        sql.SQL("select post_id, cf::real[] from {} where cf is not null").format(table)
+    ).fetchall()
+    index = {p: i for i, p in enumerate(post_uuid)}
+    factors = len(rows[0][1]) if rows else 1
+    post_cf = np.zeros((len(post_uuid), factors), np.float32)
+    has = np.zeros(len(post_uuid), bool)
+    for post, vector in rows:
+        if post in index:
+            post_cf[index[post]] = vector
+            has[index[post]] = True
+    weights = scratch.execute(
+        "select value from recodb.setting where key = 'interaction_weights'"
+    ).fetchone()[0]
+    user_cf = {}
+    for user in users:
+        (vector,) = scratch.execute(
+            "select t.cf::real[] from recodb.user_taste(%s, %s, %s) t",
+            (user, version, Jsonb(weights)),
+        ).fetchone()
+        if vector is not None:
+            user_cf[user] = np.asarray(vector, np.float32)
+    return post_cf, has, user_cf
 
 
 def _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid):
@@ -267,13 +359,16 @@ def _oracle(truth_conn, scratch, users, kmax, matrix, user_index, post_uuid):
 def evaluate(
     database: db.Database, *, test_days: float = 2.0, options: Options | None = None
 ) -> Report:
-    """Evaluate the serving path on the database's own data, split in time."""
+    """Evaluate the serving path on the database's own data (options.protocol)."""
     options = options or Options()
+    if options.protocol not in ("time", "user-latest", "random"):
+        raise EvaluationError(
+            f"protocol must be time, user-latest or random, got {options.protocol!r}"
+        )
     with database.connect(autocommit=True) as src:
         last = src.execute("select max(created_at) from user_interaction").fetchone()[0]
         if last is None:
             raise EvaluationError("there are no interactions to evaluate on")
-        split = last - timedelta(days=test_days)
         if options.params is None:
             active = src.execute(
                 "select algorithm, params from recodb.model where status = 'active'"
@@ -281,19 +376,76 @@ def evaluate(
             options = replace(
                 options, params=_params_of(active) if active else Params(seed=options.seed)
             )
-        relevant = _relevant_after(src, split, last)
         has_truth = src.execute("select exists (select from recodb.synthetic_user)").fetchone()[0]
-
-    def load(dst: psycopg.Connection) -> None:
+    if options.protocol == "time":
+        split = last - timedelta(days=test_days)
         with database.connect(autocommit=True) as src:
-            _load_past(src, dst, split)
+            relevant = _relevant_after(src, split, last)
+
+        def load(dst: psycopg.Connection) -> None:
+            with database.connect(autocommit=True) as src:
+                _load_past(src, dst, split)
+
+        held_conn = None
+    else:
+        # The held-out pairs live in a temporary table of this session, used by the load.
+        held_conn = database.connect(autocommit=True)
+        split = last
+        relevant = _hold_out_per_user(held_conn, options.protocol, options.seed)
+
+        def load(dst: psycopg.Connection) -> None:
+            _load_past(held_conn, dst, last, held="held_pair")
 
     truth = database.connect(autocommit=True) if has_truth else None
     try:
         return _run(database, load, relevant, split, options, truth)
     finally:
-        if truth is not None:
-            truth.close()
+        for conn in (truth, held_conn):
+            if conn is not None:
+                conn.close()
+
+
+def _hold_out_per_user(
+    src: psycopg.Connection, protocol: str, seed: int
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Hold out each user's latest (or random) posts, as training's validation does, into temp
+    table held_pair (user_id, post_id, cut); returns the relevant held-out posts per user."""
+    data = read_interactions(src)
+    _, held = user_split(data, latest=protocol == "user-latest", seed=seed)
+    keys = np.unique(held.user.astype(np.int64) * len(data.post_ids) + held.post)
+    users, posts = keys // len(data.post_ids), keys % len(data.post_ids)
+    cut = np.full(len(data.user_ids), np.iinfo(np.int64).max)
+    np.minimum.at(cut, held.user, held.created)
+    src.execute(
+        "create temp table held_pair (user_id uuid, post_id uuid, cut timestamptz,"
+        " primary key (user_id, post_id))"
+    )
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    with src.cursor().copy("copy held_pair from stdin") as copy:
+        for u, p in zip(users.tolist(), posts.tolist(), strict=True):
+            copy.write_row(
+                (
+                    uuid.UUID(bytes=data.user_ids[u].tobytes()),
+                    uuid.UUID(bytes=data.post_ids[p].tobytes()),
+                    epoch + timedelta(microseconds=int(cut[u])),
+                )
+            )
+    src.execute("analyze held_pair")
+    codes = [INTERACTION_TYPES[i] for i in RELEVANT_TYPES]
+    rows = src.execute(
+        """
+        select distinct h.user_id, h.post_id
+        from held_pair h
+        join posts p on p.id = h.post_id
+        join user_interaction i on i.user_id = h.user_id and i.post_id = h.post_id
+        where i.interaction_type = any(%s) and p.created_at <= h.cut
+        """,
+        (codes,),
+    ).fetchall()
+    relevant: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for user, post in rows:
+        relevant.setdefault(user, set()).add(post)
+    return relevant
 
 
 def evaluate_files(
@@ -370,7 +522,15 @@ def _run(
             load(dst)
             timings["copy"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
-            train(dst, params, validate=False, on_step=lambda s: step(f"train: {s}"))
+            # The views first: learning the blend serves the validation users through them.
+            dst.execute("select recodb.refresh()")
+            trained = train(
+                dst, params, validate=options.learn_blend, learn_blend=options.learn_blend,
+                on_step=lambda s: step(f"train: {s}"),
+            )  # fmt: skip
+            blend = dst.execute(
+                "select blend from recodb.model where version = %s", (trained.version,)
+            ).fetchone()[0]
             timings["train"] = round(time.perf_counter() - t, 2)
             dst.execute("select recodb.refresh()")
             catalogue = dst.execute("select count(*) from posts").fetchone()[0]
@@ -396,15 +556,21 @@ def _run(
                     sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
                 )
 
-    metrics = {}
+    metrics, intervals = {}, {}
     for method, ranked in rankings.items():
         metrics[method] = mean_metrics(ranked, relevant, ks)
         metrics[method]["coverage@10"] = coverage(ranked, 10, catalogue)
+        # The same resamples of users for every method (one seed), so intervals compare.
+        intervals[method] = {
+            name: list(bootstrap_interval(values, seed=seed))
+            for name, values in per_user_metrics(ranked, relevant, ks).items()
+        }
     timings["total"] = round(time.perf_counter() - started, 2)
     described = params.model_params() | {"algorithm": params.algorithm}
     return Report(
         split, len(users), catalogue, list(ks), metrics, described, timings,
-        scratch_url if options.keep_scratch else None, blend_search,
+        scratch_url if options.keep_scratch else None, blend_search, intervals,
+        options.protocol, blend,
     )  # fmt: skip
 
 
@@ -419,10 +585,14 @@ def _serve(conn: psycopg.Connection, users: list, k: int) -> dict:
     }
 
 
-def _set_blend(conn: psycopg.Connection, blend_weights: dict, half_life_hours: float) -> None:
+def _set_blend(
+    conn: psycopg.Connection, blend_weights: dict, half_life_hours: float, pinned: int = 1
+) -> None:
+    """Write a blend into the settings, pinned (so that it wins over a learned blend)."""
     with conn.transaction():
         for key, value in (("blend_weights", blend_weights),
-                           ("recency_half_life_hours", half_life_hours)):  # fmt: skip
+                           ("recency_half_life_hours", half_life_hours),
+                           ("blend_weights_pinned", pinned)):  # fmt: skip
             conn.execute("update recodb.setting set value = %s where key = %s", (Jsonb(value), key))
 
 
@@ -433,7 +603,7 @@ def _search_blend(conn, users, kmax, relevant, ks, step) -> list[dict]:
     saved = dict(
         conn.execute(
             "select key, value from recodb.setting"
-            " where key in ('blend_weights', 'recency_half_life_hours')"
+            " where key in ('blend_weights', 'recency_half_life_hours', 'blend_weights_pinned')"
         ).fetchall()
     )
     results = []
@@ -447,7 +617,10 @@ def _search_blend(conn, users, kmax, relevant, ks, step) -> list[dict]:
                 {"blend_weights": weights, "recency_half_life_hours": hours, "metrics": metrics}
             )
     finally:
-        _set_blend(conn, saved["blend_weights"], saved["recency_half_life_hours"])
+        _set_blend(
+            conn, saved["blend_weights"], saved["recency_half_life_hours"],
+            saved["blend_weights_pinned"],
+        )  # fmt: skip
     return sorted(results, key=lambda r: -r["metrics"][f"ndcg@{mid}"])
 
 
@@ -459,8 +632,7 @@ def apply_blend(database: db.Database, best: dict) -> None:
 
 def _params_of(row) -> Params:
     algorithm, stored = row
-    known = set(Params.__dataclass_fields__)
-    return Params(algorithm=algorithm, **{k: v for k, v in stored.items() if k in known})
+    return Params.from_stored(algorithm, stored)
 
 
 def store(database: db.Database, report: Report) -> int | None:
@@ -489,15 +661,23 @@ def chart(report: Report, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6), constrained_layout=True)
     for ax, name in zip(axes, names, strict=True):
         for method, values in report.metrics.items():
-            ys = [values[f"{name}@{k}"] for k in report.ks]
-            ax.plot(report.ks, ys, marker="o", label=method)
+            ys = np.array([values[f"{name}@{k}"] for k in report.ks])
+            bounds = report.intervals.get(method, {})
+            if all(f"{name}@{k}" in bounds for k in report.ks):
+                low = np.array([bounds[f"{name}@{k}"][0] for k in report.ks])
+                high = np.array([bounds[f"{name}@{k}"][1] for k in report.ks])
+                yerr = np.clip(np.vstack([ys - low, high - ys]), 0, None)
+                ax.errorbar(report.ks, ys, yerr=yerr, marker="o", capsize=3, label=method)
+            else:
+                ax.plot(report.ks, ys, marker="o", label=method)
         ax.set_title(f"{name.upper() if name in ('ndcg', 'map') else name.capitalize()}@K")
         ax.set_xlabel("K")
         ax.set_xticks(report.ks)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(
-        f"recodb evaluate: {report.users} users, split {report.split_at:%Y-%m-%d %H:%M}",
+        f"recodb evaluate ({report.protocol}): {report.users} users, "
+        f"split {report.split_at:%Y-%m-%d %H:%M}; bars: 95 % bootstrap intervals",
         fontsize=10,
     )
     path.parent.mkdir(parents=True, exist_ok=True)

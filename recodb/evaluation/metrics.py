@@ -55,3 +55,34 @@ def coverage(rankings: Mapping[object, Sequence], k: int, catalogue_size: int) -
     for ranked in rankings.values():
         shown.update(ranked[:k])
     return len(shown) / catalogue_size if catalogue_size else 0.0
+
+
+def per_user_metrics(
+    rankings: Mapping[object, Sequence], relevant: Mapping[object, set], ks: Iterable[int]
+) -> dict[str, np.ndarray]:
+    """`{"ndcg@10": array over users, …}`, users in `relevant`'s order (for intervals)."""
+    users = [u for u, items in relevant.items() if items]
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        rows = [user_metrics(rankings.get(u, ()), relevant[u], k) for u in users]
+        for name in METRICS:
+            out[f"{name}@{k}"] = np.array([r[name] for r in rows], float)
+    return out
+
+
+def bootstrap_interval(
+    values: np.ndarray, level: float = 0.95, resamples: int = 1000, seed: int = 42
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of the mean of `values` (users resampled with
+    replacement)."""
+    values = np.asarray(values, float)
+    if len(values) == 0:
+        return (0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    for start in range(0, resamples, 100):  # in blocks: a resamples × users index is large
+        n = min(100, resamples - start)
+        means[start : start + n] = values[rng.integers(0, len(values), (n, len(values)))].mean(1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return (float(low), float(high))
