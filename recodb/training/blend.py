@@ -112,6 +112,13 @@ def fit_blend(slates: Slates, k: int = K) -> dict:
                     best_value, best, improved = value, trial, True
         if not improved:
             break
+    # The simplest blend that ranks as well: drop each part that adds nothing (one constant
+    # across a slate, say, whose weight only rescales the others).
+    for part in np.argsort(best):
+        trial = best.copy()
+        trial[part] = 0
+        if trial.sum() > 0 and slates.blend_ndcg(trial, k) >= best_value:
+            best = trial
     best = best / best.sum()
     return {
         "weights": {name: round(float(w), 6) for name, w in zip(PARTS, best, strict=True)},
@@ -131,7 +138,8 @@ def serve_validation(
     on_step: Callable[[str], None] | None = None,
 ) -> Slates:
     """Each user's candidates and parts from recodb.slate_parts() under `version`, labelled
-    with the held-out set; posts they touched in the training part are excluded."""
+    with the held-out set (any post, not only those the vectors know); posts they touched in
+    the training part are excluded."""
     step = on_step or (lambda _: None)
     settings = conn.execute("select jsonb_object_agg(key, value) from recodb.setting").fetchone()
     post_uuid = [uuid.UUID(bytes=b.tobytes()) for b in post_ids]
@@ -158,7 +166,7 @@ def serve_validation(
                 "exclude": [post_uuid[p] for p in seen.tolist()],
             },
         ).fetchall()
-        relevant = validation.relevant[u]
+        relevant = validation.any_relevant[u]
         parts = np.array([r[2:] for r in rows], float).reshape(-1, len(PARTS))
         labels = np.array([post_index.get(r[0], -1) in relevant for r in rows], bool)
         source = np.array([r[1] for r in rows], np.int16)
@@ -184,16 +192,23 @@ def learn_blend(
     post_has_cf = np.diff(matrix.tocsc().indptr) > 0
     user_has_cf = np.diff(matrix.indptr) > 0
     data = validation.train_data
-    users = validation.users
+    users = np.array(sorted(validation.any_relevant))
     if len(users) > BLEND_USERS:
         users = np.sort(
             np.random.default_rng(params.seed).choice(users, BLEND_USERS, replace=False)
         )
+    # The posts' own columns, where the version's tables keep them (the same as the final fit).
+    post_columns = {
+        name: getattr(data, name)
+        for name in ("post_author", "post_author_null", "post_created")
+        if hasattr(data, name)
+    }
     slates = None
     with conn.transaction():
         registry.write_vectors(
             conn,
             version,
+            **post_columns,
             post_ids=data.post_ids,
             post_cf=post_f,
             post_cf_null=~post_has_cf,

@@ -106,6 +106,9 @@ class Validation:
     relevant: dict[int, set[int]]
     protocol: str
     split_at: str  # the time cut, or the protocol's description
+    # Relevant posts whether or not they had interactions in the training part: what the
+    # blend is learned on (fresh and trending posts reach a feed by other sources than vectors)
+    any_relevant: dict[int, set[int]] = field(default_factory=dict)
     _matrices: dict[float, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -126,16 +129,17 @@ class Validation:
         seen.data[:] = 1
         known = np.diff(seen.tocsc().indptr) > 0
         has_history = np.diff(seen.indptr) > 0
-        strong = np.isin(later.kind, RELEVANT_TYPES)
-        strong &= known[later.post] & has_history[later.user]
-        relevant: dict[int, set[int]] = {}
+        strong = np.isin(later.kind, RELEVANT_TYPES) & has_history[later.user]
+        any_relevant: dict[int, set[int]] = {}
         for u, p in zip(later.user[strong].tolist(), later.post[strong].tolist(), strict=True):
-            relevant.setdefault(u, set()).add(p)
+            any_relevant.setdefault(u, set()).add(p)
         # Only what the user had not touched before can be recommended to them.
-        for u in list(relevant):
-            relevant[u] -= set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
-            if not relevant[u]:
-                del relevant[u]
+        for u in list(any_relevant):
+            any_relevant[u] -= set(seen.indices[seen.indptr[u] : seen.indptr[u + 1]].tolist())
+            if not any_relevant[u]:
+                del any_relevant[u]
+        relevant = {u: {p for p in posts if known[p]} for u, posts in any_relevant.items()}
+        relevant = {u: posts for u, posts in relevant.items() if posts}
         if len(relevant) < 5:
             return None
         users = np.array(sorted(relevant))
@@ -154,6 +158,7 @@ class Validation:
             {int(u): relevant[int(u)] for u in users},
             protocol,
             split_at,
+            any_relevant,
         )
 
     def resolve(self, params: Params) -> Params:
