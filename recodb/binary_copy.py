@@ -34,6 +34,7 @@ CHUNK_ROWS = 500_000
 @dataclass(frozen=True)
 class Uuid:
     values: np.ndarray  # (n, 16) uint8
+    null: np.ndarray | None = None  # rows where True are NULL
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _variants(col: Column) -> np.ndarray | None:
     """Per row, which fixed-width form the column takes (None: always the same)."""
     if isinstance(col, Category):
         return col.codes.astype(np.int64)
-    if isinstance(col, Vector) and col.null is not None:
+    if isinstance(col, Vector | Uuid) and col.null is not None:
         return col.null.astype(np.int64)
     return None
 
@@ -225,7 +226,7 @@ def copy_arrays(
     has_text = any(isinstance(col, Text) for col in columns.values())
     grouped = {name: v for name, col in columns.items() if (v := _variants(col)) is not None}
     if grouped and has_text:
-        raise ValueError("Category and nullable Vector columns can't be combined with Text")
+        raise ValueError("Category and nullable columns can't be combined with Text")
 
     target = (
         sql.SQL(".").join(map(sql.Identifier, table.split(".")))

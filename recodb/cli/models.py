@@ -111,7 +111,10 @@ def train_command(
     table.add_column("step")
     table.add_column("seconds", justify="right")
     for name, seconds in result.timings.items():
-        if name != "peak_rss_mb":
+        if isinstance(seconds, dict):  # the steps of a step, indented under it
+            for part, part_seconds in seconds.items():
+                table.add_row(f"  {part}", f"{part_seconds:.2f}")
+        elif name != "peak_rss_mb":
             table.add_row(name, f"{seconds:.2f}")
     console.print(table)
     shown = {k: v for k, v in result.metrics.items() if "@" in k}

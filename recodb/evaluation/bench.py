@@ -41,7 +41,7 @@ def _timed(conn: psycopg.Connection, query: str, args_list: list[tuple]) -> list
     return out
 
 
-SCORING_FUNCTION = "recodb.fill_slate(uuid, integer, integer, uuid[], double precision, jsonb)"
+SCORING_FUNCTION = "recodb.slate_parts(uuid, integer, public.vector, public.vector, uuid[], jsonb)"
 
 
 def hnsw_settings(conn: psycopg.Connection) -> dict[str, str]:
@@ -80,9 +80,20 @@ def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50)
 
 
 def run(
-    database: db.Database, *, queries: int = 1000, seed: int = 42, on_step: Step | None = None
+    database: db.Database,
+    *,
+    queries: int = 1000,
+    seed: int = 42,
+    clients: int = 0,
+    seconds: float = 30,
+    standby_url: str | None = None,
+    on_step: Step | None = None,
 ) -> dict[str, Any]:
-    """Measure the current database's active model. Returns a JSON-able report."""
+    """Measure the current database's active model. Returns a JSON-able report.
+
+    With `clients`, also fresh slates from that many concurrent clients for `seconds` (pgbench);
+    with `standby_url`, fresh slates computed on that hot standby of this database.
+    """
     step = on_step or (lambda _: None)
     with database.connect(autocommit=True) as conn:
         version = registry.active_version(conn)
@@ -145,7 +156,18 @@ def run(
 
     step("recommend while refreshing")
     during, errors = _readers_during_refresh(database, users[:200])
-    return {
+    extra: dict[str, Any] = {}
+    if standby_url:
+        step(f"recommend on the standby ({len(users)} users)")
+        with psycopg.connect(standby_url, autocommit=True) as conn:
+            _timed(conn, "select * from recodb.recommend(%s, 50)", [(u,) for u in users[:50]])
+            extra["recommend_standby"] = _summary(
+                _timed(conn, "select * from recodb.recommend(%s, 50, 0)", [(u,) for u in users])
+            )
+    if clients:
+        step(f"fresh slates, {clients} clients for {seconds:g} s (pgbench)")
+        extra["recommend_concurrent"] = concurrent_fresh(database, users, clients, seconds)
+    return extra | {
         "scale": scale,
         "model_version": version,
         "recommend_fresh": _summary(fresh),
@@ -192,3 +214,60 @@ def _readers_during_refresh(database: db.Database, users: list) -> tuple[list[fl
         done.set()
         thread.join()
     return latencies or [0.0], errors
+
+
+def concurrent_fresh(
+    database: db.Database, users: list, clients: int, seconds: float
+) -> dict[str, Any]:
+    """Fresh slates (`recommend(user, 50, 0)` for random users) from `clients` connections at
+    once for `seconds`, driven by pgbench (shipped with the embedded server). Returns slates
+    per second and the latency percentiles of every call."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from recodb import embedded
+
+    table = sql.Identifier("recodb_bench_user")
+    with database.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("drop table if exists {}").format(table))
+        conn.execute(sql.SQL("create table {} (n integer primary key, id uuid)").format(table))
+        with conn.cursor().copy(sql.SQL("copy {} (n, id) from stdin").format(table)) as copy:
+            for n, user in enumerate(users, 1):
+                copy.write_row((n, user))
+        conn.execute(sql.SQL("analyze {}").format(table))
+    try:
+        with tempfile.TemporaryDirectory(prefix="recodb-pgbench-") as folder:
+            script = Path(folder) / "fresh.sql"
+            script.write_text(
+                "\\set n random(1, :nusers)\n"
+                "select * from recodb.recommend("
+                "(select id from recodb_bench_user where n = :n), 50, 0);\n"
+            )
+            started = time.perf_counter()
+            result = subprocess.run(
+                [str(embedded.binary("pgbench")), "-n", "-f", str(script), "-c", str(clients),
+                 "-j", str(min(clients, 4)), "-T", str(int(seconds)), "-l",
+                 "-D", f"nusers={len(users)}",
+                 "--log-prefix", str(Path(folder) / "tx"), database.url],
+                capture_output=True, text=True, cwd=folder, check=False,
+            )  # fmt: skip
+            elapsed = time.perf_counter() - started
+            if result.returncode != 0:
+                raise RuntimeError(f"pgbench failed: {result.stderr.strip()[-500:]}")
+            latencies = [
+                int(line.split()[2]) / 1e6
+                for log in Path(folder).glob("tx*")
+                for line in log.read_text().splitlines()
+                if line.strip()
+            ]
+    finally:
+        with database.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("drop table if exists {}").format(table))
+    failed = [line for line in result.stdout.splitlines() if "failed" in line]
+    return _summary(latencies) | {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "slates_per_second": round(len(latencies) / seconds, 1),
+        "pgbench": failed[:1],
+    }

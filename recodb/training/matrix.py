@@ -38,6 +38,10 @@ class Interactions:
     since_us: int
     until_us: int
     post_texts: list[str] = field(default_factory=list)  # by post index, when read
+    # By post index, read with the text: who wrote it (null: no author) and when.
+    post_author: np.ndarray | None = None  # (n_posts, 16) uint8
+    post_author_null: np.ndarray | None = None  # bool
+    post_created: np.ndarray | None = None  # int64 µs since the Unix epoch
 
     @property
     def last_us(self) -> int:
@@ -112,6 +116,7 @@ def read_interactions(
             {"user": ">i4", "post": ">i4", "kind": ">i2", "created": ">i8"},
         )
         texts = []
+        details = None
         if with_text:
             with conn.cursor() as cur:
                 cur.execute(
@@ -119,6 +124,15 @@ def read_interactions(
                     " order by t.idx"
                 )
                 texts = [row[0] for row in cur]
+            details = binary_copy.copy_out(
+                conn,
+                sql.SQL(
+                    "select coalesce(p.author_id, '00000000-0000-0000-0000-000000000000'),"
+                    " (p.author_id is null)::int::int2, p.created_at"
+                    " from train_post t join posts p using (id) order by t.idx"
+                ),
+                {"author": "V16", "no_author": ">i2", "created": ">i8"},
+            )
     return Interactions(
         user_ids=np.frombuffer(users["id"].tobytes(), np.uint8).reshape(-1, 16),
         post_ids=np.frombuffer(posts["id"].tobytes(), np.uint8).reshape(-1, 16),
@@ -129,6 +143,13 @@ def read_interactions(
         since_us=_us(since),
         until_us=_us(until),
         post_texts=texts,
+        post_author=None
+        if details is None
+        else np.frombuffer(details["author"].tobytes(), np.uint8).reshape(-1, 16),
+        post_author_null=None if details is None else details["no_author"].astype(bool),
+        post_created=None
+        if details is None
+        else details["created"].astype(np.int64) + binary_copy.PG_EPOCH_US,
     )
 
 

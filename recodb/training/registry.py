@@ -9,6 +9,7 @@ blocks them.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,9 @@ def write_vectors(
     post_cf_null: np.ndarray,
     post_content: np.ndarray,
     post_content_null: np.ndarray,
+    post_author: np.ndarray,
+    post_author_null: np.ndarray,
+    post_created: np.ndarray,
     user_ids: np.ndarray,
     user_cf: np.ndarray,
     user_content: np.ndarray,
@@ -95,6 +99,8 @@ def write_vectors(
             "post_id": binary_copy.Uuid(post_ids),
             "cf": binary_copy.Vector(post_cf, post_cf_null),
             "content": content(post_content, post_content_null),
+            "author_id": binary_copy.Uuid(post_author, post_author_null),
+            "created_at": binary_copy.Timestamp(post_created),
         },
     )
     binary_copy.copy_arrays(
@@ -120,12 +126,17 @@ def write_vectors(
 
 def build_indexes(
     conn: psycopg.Connection, version: int, on_step: Callable[[str], None] | None = None
-) -> None:
-    """Keys, HNSW graphs and statistics, one `recodb.model_index_steps()` step at a time."""
+) -> dict[str, float]:
+    """Keys, HNSW graphs and statistics, one `recodb.model_index_steps()` step at a time;
+    returns each step's seconds."""
     step = on_step or (lambda _: None)
+    seconds = {}
     for (name,) in conn.execute("select step from recodb.model_index_steps()").fetchall():
         step(name)
+        started = time.perf_counter()
         conn.execute("select recodb.index_model_table(%s, %s)", (version, name))
+        seconds[name] = round(time.perf_counter() - started, 3)
+    return seconds
 
 
 def _call(conn: psycopg.Connection, query: str, args: tuple = ()):

@@ -169,13 +169,18 @@ def train(
                 post_cf_null=~post_has_cf,
                 post_content=post_content,
                 post_content_null=content_null,
+                post_author=data.post_author,
+                post_author_null=data.post_author_null,
+                post_created=data.post_created,
                 text_model=text_model,
                 user_ids=data.user_ids[user_has_cf],
                 user_cf=user_f[user_has_cf],
                 user_content=profile[user_has_cf],
                 user_content_null=profile_null[user_has_cf],
             )
-            timed("build indexes", registry.build_indexes, conn, version, on_step=step)
+            timings["indexes"] = timed(
+                "build indexes", registry.build_indexes, conn, version, on_step=step
+            )
 
         used = data.created
         timings["total"] = round(time.perf_counter() - started, 3)

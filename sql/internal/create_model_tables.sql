@@ -20,7 +20,9 @@ begin
     if p_factors is null or p_factors < 1 then
         raise exception 'p_factors must be >= 1, got %', p_factors using errcode = '22023';
     end if;
-    execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s)',
+    -- A post's author and time ride along, so that scoring a candidate is one lookup.
+    execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s, '
+                   'author_id uuid, created_at timestamptz not null)',
                    recodb.model_table_name('post', p_version), p_factors, v_content);
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
                    'content %s)',

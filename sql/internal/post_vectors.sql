@@ -34,7 +34,7 @@ begin
     execute format(
         $q$
         with new as (
-            select p.id, p.content
+            select p.id, p.content, p.author_id, p.created_at
             from public.posts p
             where not exists (select from %1$s v where v.post_id = p.id)
             order by p.created_at desc, p.id
@@ -56,9 +56,10 @@ begin
             join %2$s w on w.term = tf.term
             group by tf.id
         )
-        insert into %1$s (post_id, cf, content)
+        insert into %1$s (post_id, cf, content, author_id, created_at)
         select n.id, null,
-               case when public.vector_norm(s.vector) > 0 then public.l2_normalize(s.vector) end
+               case when public.vector_norm(s.vector) > 0 then public.l2_normalize(s.vector) end,
+               n.author_id, n.created_at
         from new n
         left join summed s on s.id = n.id
         $q$,

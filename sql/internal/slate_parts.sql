@@ -13,10 +13,15 @@
 --   neighbours     Σ similarity of the nearest users who liked it / the best candidate's
 --   content        max(0, cosine(text profile, post text vector))
 --   recency        0.5 ^ (age / recency_half_life_hours), see decay()
---   trending       engagement velocity / the best candidate's
+--   trending       engagement velocity / the best candidate's (known for the posts the trending
+--                  source brought: the top of trending_post, so any other post's part is below
+--                  the smallest of theirs and counts as 0)
 --   following      1 when the user follows its author
 -- Only the probes of the model's vector tables are dynamic SQL (they must name a version's
--- tables); everything else is planned once per connection.
+-- tables); everything else is planned once per connection. Each candidate costs one primary-key
+-- lookup (its vectors, author and time live in the version's post table; only posts the model
+-- has no row for are looked up in `posts`): the lookups, not the HNSW probes, were most of a
+-- fresh slate's time.
 create or replace function recodb.slate_parts(
     p_user_id uuid,
     p_version integer,
@@ -53,12 +58,16 @@ declare
     v_similar uuid[] := '{}';
     v_neighbours uuid[] := '{}';
     v_neighbour_sims double precision[] := '{}';
+    v_followed uuid[];
     v_ids uuid[];
     v_sources smallint[];
     v_supports double precision[];
+    v_velocities double precision[];
+    v_found uuid[] := '{}';
     v_ips double precision[] := '{}';
     v_contents double precision[] := '{}';
-    v_vector_ids uuid[] := '{}';
+    v_authors uuid[] := '{}';
+    v_created timestamptz[] := '{}';
 begin
     if p_version is not null then
         v_posts := recodb.model_table_name('post', p_version);
@@ -85,16 +94,21 @@ begin
             ' order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
         into v_similar using p_content, p_exclude, v_per_source;
     end if;
+    select coalesce(array_agg(f.followee_id), '{}') into v_followed
+    from public.follows f where f.follower_id = p_user_id;
 
     -- Every candidate, by its first source.
-    select array_agg(g.post_id), array_agg(g.source), array_agg(g.support)
-    into v_ids, v_sources, v_supports
-    from (select c.post_id, min(c.source) as source, max(c.support) as support
+    select array_agg(g.post_id), array_agg(g.source), array_agg(g.support),
+           array_agg(g.velocity)
+    into v_ids, v_sources, v_supports, v_velocities
+    from (select c.post_id, min(c.source) as source, max(c.support) as support,
+                 max(c.velocity) as velocity
     from (
-        select n.post_id, 1::smallint as source, null::float8 as support
+        select n.post_id, 1::smallint as source, null::float8 as support,
+               null::float8 as velocity
         from unnest(coalesce(v_nearest, '{}')) n(post_id)
         union all
-        (select l.post_id, 1::smallint, sum(nb.similarity)
+        (select l.post_id, 1::smallint, sum(nb.similarity), null
          from unnest(coalesce(v_neighbours, '{}'), coalesce(v_neighbour_sims, '{}'))
                   nb(user_id, similarity)
          join recodb.user_recent_likes r on r.user_id = nb.user_id
@@ -104,25 +118,24 @@ begin
          order by sum(nb.similarity) desc, l.post_id
          limit v_per_source)
         union all
-        (select p.id, 2::smallint, null
-         from public.follows f
-         join public.posts p on p.author_id = f.followee_id
-         where f.follower_id = p_user_id and p.id <> all (p_exclude)
+        (select p.id, 2::smallint, null, null
+         from public.posts p
+         where p.author_id = any (v_followed) and p.id <> all (p_exclude)
            and p.created_at > least(v_trained_to,
                                     now() - make_interval(secs => 3600 *
                                         (p_settings ->> 'fresh_post_hours')::float8))
          order by p.created_at desc, p.id
          limit v_per_source)
         union all
-        select s.post_id, 3::smallint, null from unnest(coalesce(v_similar, '{}')) s(post_id)
+        select s.post_id, 3::smallint, null, null from unnest(coalesce(v_similar, '{}')) s(post_id)
         union all
-        (select f.post_id, 4::smallint, null
+        (select f.post_id, 4::smallint, null, null
          from recodb.fresh_post f
          where f.post_id <> all (p_exclude)
          order by f.popularity desc, f.created_at desc, f.post_id
          limit v_per_source)
         union all
-        (select t.post_id, 5::smallint, null
+        (select t.post_id, 5::smallint, null, t.velocity
          from recodb.trending_post t
          where t.post_id <> all (p_exclude)
          order by t.velocity desc, t.post_id
@@ -130,35 +143,45 @@ begin
     ) c
     group by c.post_id) g;
 
-    -- Their vectors' agreement with the user's (one primary-key probe each).
-    if p_version is not null and (p_cf is not null or p_content is not null) then
+    -- One lookup per candidate: its vectors' agreement with the user's, its author and time.
+    if p_version is not null then
         execute format(
             'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
-            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3))'
+            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
+            '       array_agg(v.author_id), array_agg(v.created_at)'
             ' from %s v where v.post_id = any ($1)', v_posts)
-        into v_vector_ids, v_ips, v_contents using v_ids, p_cf, p_content;
+        into v_found, v_ips, v_contents, v_authors, v_created using v_ids, p_cf, p_content;
+    end if;
+    -- Posts the model has no row for yet (written since refresh last ran, or no model at all).
+    if coalesce(cardinality(v_found), 0) < coalesce(cardinality(v_ids), 0) then
+        select v_found || array_agg(p.id order by p.id),
+               v_ips || array_agg(null::float8 order by p.id),
+               v_contents || array_agg(null::float8 order by p.id),
+               v_authors || array_agg(p.author_id order by p.id),
+               v_created || array_agg(p.created_at order by p.id)
+        into v_found, v_ips, v_contents, v_authors, v_created
+        from (select p.id, p.author_id, p.created_at
+              from public.posts p
+              where p.id = any (v_ids) and p.id <> all (coalesce(v_found, '{}'))
+              order by p.id) p;
     end if;
 
     return query
     with cand as (
         select * from unnest(coalesce(v_ids, '{}'), coalesce(v_sources, '{}'),
-                             coalesce(v_supports, '{}')) as x(post_id, source, support)
-    ), vec as (
-        select * from unnest(coalesce(v_vector_ids, '{}'), coalesce(v_ips, '{}'),
-                             coalesce(v_contents, '{}')) as x(post_id, ip, content)
+                             coalesce(v_supports, '{}'), coalesce(v_velocities, '{}'))
+                          as x(post_id, source, support, velocity)
     ), raw as (
-        select c.post_id, p.author_id, c.source,
-               greatest(v.ip, 0) as ip, c.support, t.velocity,
-               greatest(v.content, 0) as content,
-               recodb.decay(extract(epoch from now() - p.created_at),
+        select c.post_id, f.author_id, c.source, greatest(f.ip, 0) as ip, c.support,
+               c.velocity, greatest(f.content, 0) as content,
+               recodb.decay(extract(epoch from now() - f.created_at),
                             3600 * (p_settings ->> 'recency_half_life_hours')::float8) as recency,
-               exists (select from public.follows f
-                       where f.follower_id = p_user_id and f.followee_id = p.author_id)
-                   as followed
+               f.author_id = any (v_followed) as followed
         from cand c
-        join public.posts p on p.id = c.post_id
-        left join vec v on v.post_id = c.post_id
-        left join recodb.trending_post t on t.post_id = c.post_id
+        join unnest(coalesce(v_found, '{}'), coalesce(v_ips, '{}'), coalesce(v_contents, '{}'),
+                    coalesce(v_authors, '{}'), coalesce(v_created, '{}'))
+                 as f(post_id, ip, content, author_id, created_at)
+            on f.post_id = c.post_id
     )
     select r.post_id, r.author_id, r.source,
            coalesce(r.ip / nullif(max(r.ip) over (), 0), 0),
