@@ -116,8 +116,8 @@ def tune(
                     raise optuna.TrialPruned(f"{METRIC} {value:.4f} at iteration {iteration}")
 
         started = time.perf_counter()
-        entry = {"number": trial.number, "params": params.model_params()}
-        entry["params"]["algorithm"] = params.algorithm
+        entry = {"number": trial.number, "algorithm": params.algorithm}
+        entry["params"] = params.model_params()
         try:
             metrics = validation.rank(*validation.fit(params, on_iteration))
         except optuna.TrialPruned as exc:
@@ -135,6 +135,8 @@ def tune(
             value = f"{METRIC} {entry['metrics'][METRIC]:.4f}" if "metrics" in entry else "pruned"
             report(
                 f"trial {len(results)}/{trials}: {value} (best {best:.4f}) "
+                + params.algorithm
+                + " "
                 + " ".join(f"{k}={_short(v)}" for k, v in entry["params"].items())
             )
 
