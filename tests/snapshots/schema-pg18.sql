@@ -225,7 +225,9 @@ begin
     if p_factors is null or p_factors < 1 then
         raise exception 'p_factors must be >= 1, got %', p_factors using errcode = '22023';
     end if;
-    execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s)',
+    -- A post's author and time ride along, so that scoring a candidate is one lookup.
+    execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s, '
+                   'author_id uuid, created_at timestamptz not null)',
                    recodb.model_table_name('post', p_version), p_factors, v_content);
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
                    'content %s)',
@@ -282,6 +284,41 @@ end
 $$;
 
 COMMENT ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) IS 'Internal: drops model version p_version''s vector tables once no reader uses them; false when readers held them for p_wait_seconds';
+
+CREATE FUNCTION recodb.engagement_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+begin
+    if tg_op = 'TRUNCATE' then
+        truncate recodb.engagement, recodb.post_engagement, recodb.author_popularity,
+                 recodb.user_recent_likes;
+        return null;
+    end if;
+    update recodb.refresh_state set full_needed = true where not full_needed;
+    return null;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.engagement_change() IS 'Trigger: marks the next refresh() full after an update, delete or truncate of interactions';
+
+CREATE FUNCTION recodb.engagement_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+begin
+    insert into recodb.engagement as e (post_id, user_id, interaction_type, last_at)
+    select n.post_id, n.user_id, n.interaction_type, max(n.created_at)
+    from new_rows n
+    group by n.post_id, n.user_id, n.interaction_type
+    on conflict (post_id, user_id, interaction_type) do update
+        set last_at = excluded.last_at, changed_xid = pg_current_xact_id()
+        where excluded.last_at > e.last_at;
+    return null;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.engagement_insert() IS 'Trigger: keeps recodb.engagement current as interactions are inserted';
 
 CREATE FUNCTION recodb.index_model_table(p_version integer, p_step text) RETURNS boolean
     LANGUAGE plpgsql
@@ -361,7 +398,7 @@ $$;
 
 COMMENT ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) IS 'Internal: the qualified name of a model version''s post, user or term vector table';
 
-CREATE FUNCTION recodb.post_vectors(p_limit integer DEFAULT 50000) RETURNS integer
+CREATE FUNCTION recodb.post_vectors(p_from xid8 DEFAULT NULL::xid8, p_upto xid8 DEFAULT NULL::xid8, p_limit integer DEFAULT 50000) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $_$
@@ -380,56 +417,63 @@ begin
     v_terms := recodb.model_table('term', v_model.version);
 
     -- Rows for the posts the model has never seen (with a text vector when it has a text model).
-    execute format(
-        $q$
-        with new as (
-            select p.id, p.content
-            from public.posts p
-            where not exists (select from %1$s v where v.post_id = p.id)
-            order by p.created_at desc, p.id
-            limit $1
-        ), tf as (
-            select n.id, t.term, count(*) as n
+    if v_terms is null then
+        execute format(
+            'insert into %s (post_id, cf, content, author_id, created_at)'
+            ' select p.id, null, null, p.author_id, p.created_at from public.posts p'
+            ' where p.created_at > $2 and not exists (select from %1$s v where v.post_id = p.id)'
+            ' order by p.created_at desc, p.id limit $1', v_posts)
+        using p_limit, v_model.trained_to;
+    else
+        execute format(
+            $q$
+            with new as (
+                select p.id, p.content, p.author_id, p.created_at
+                from public.posts p
+                where p.created_at > $2 and not exists (select from %1$s v where v.post_id = p.id)
+                order by p.created_at desc, p.id
+                limit $1
+            ), tf as (
+                select n.id, m.parts[1] as term, count(*) as n
+                from new n
+                cross join lateral regexp_matches(lower(n.content), '\w\w+', 'g') as m(parts)
+                group by n.id, m.parts[1]
+            ), summed as (
+                select tf.id,
+                       public.sum(w.vector OPERATOR(public.*)
+                                  array_fill(((1 + ln(tf.n)) * w.idf)::real,
+                                             array[public.vector_dims(w.vector)])::public.vector)
+                           as vector
+                from tf
+                join %2$s w on w.term = tf.term
+                group by tf.id
+            )
+            insert into %1$s (post_id, cf, content, author_id, created_at)
+            select n.id, null,
+                   case when public.vector_norm(s.vector) > 0
+                        then public.l2_normalize(s.vector) end,
+                   n.author_id, n.created_at
             from new n
-            cross join lateral regexp_matches(lower(n.content), '\w\w+', 'g') as m(parts)
-            cross join lateral (select m.parts[1] as term) t
-            where n.content is not null and $2
-            group by n.id, t.term
-        ), summed as (
-            select tf.id,
-                   public.sum(w.vector OPERATOR(public.*)
-                              array_fill(((1 + ln(tf.n)) * w.idf)::real,
-                                         array[public.vector_dims(w.vector)])::public.vector)
-                       as vector
-            from tf
-            join %2$s w on w.term = tf.term
-            group by tf.id
-        )
-        insert into %1$s (post_id, cf, content)
-        select n.id, null,
-               case when public.vector_norm(s.vector) > 0 then public.l2_normalize(s.vector) end
-        from new n
-        left join summed s on s.id = n.id
-        $q$,
-        v_posts,
-        -- Without a text model the join has nothing to join: this version's own post table
-        -- stands in, and the `and $2` above keeps it from being read.
-        coalesce(v_terms::text, format('(select null::text as term, null::real as idf, '
-                                       'null::public.vector as vector where false)')))
-    using p_limit, v_terms is not null;
+            left join summed s on s.id = n.id
+            $q$,
+            v_posts, v_terms)
+        using p_limit, v_model.trained_to;
+    end if;
     get diagnostics v_added = row_count;
 
     -- Collaborative vectors folded in from the users who engaged.
     if v_model.post_fold_in is not null or v_model.algorithm = 'bpr' then
         execute format(
             $q$
-            with target as (
+            with engaged as (
+                select distinct e.post_id from recodb.engagement e
+                where $7::xid8 is null or (e.first_xid >= $7 and e.first_xid < $8)
+            ), target as (
                 select v.post_id
-                from %1$s v
-                join public.posts p on p.id = v.post_id
-                where (v.cf is null or p.created_at > $1)
-                  and exists (select from public.user_interaction i where i.post_id = v.post_id)
-                order by p.created_at desc, p.id
+                from engaged e
+                join %1$s v on v.post_id = e.post_id
+                where v.cf is null or v.created_at > $1
+                order by v.created_at desc, v.post_id
                 limit $2
             ), sums as (
                 select t.post_id,
@@ -463,14 +507,14 @@ begin
             v_posts, recodb.model_table_name('user', v_model.version))
         using v_model.trained_to, p_limit, coalesce((v_model.params ->> 'alpha')::real, 0),
               v_model.factors, recodb.setting_value('interaction_weights'),
-              v_model.post_fold_in;
+              v_model.post_fold_in, p_from, p_upto;
         get diagnostics v_folded = row_count;
     end if;
     return v_added + v_folded;
 end
 $_$;
 
-COMMENT ON FUNCTION recodb.post_vectors(p_limit integer) IS 'Internal: text vectors for posts the active model never saw, and collaborative vectors folded in from the first engagements of new posts; returns how many posts changed';
+COMMENT ON FUNCTION recodb.post_vectors(p_from xid8, p_upto xid8, p_limit integer) IS 'Internal: text vectors for posts the active model never saw, and collaborative vectors folded in from the first engagements of new posts; returns how many posts changed';
 
 CREATE FUNCTION recodb.precompute(p_active_days double precision DEFAULT 7, p_after uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 1000, p_modulus integer DEFAULT 1, p_remainder integer DEFAULT 0) RETURNS TABLE(users integer, last_user_id uuid)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -692,27 +736,162 @@ $$;
 
 COMMENT ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) IS 'The feed of p_user_id: (post_id, score in [0, 1], reason), best first, ties by post_id. Offset 0 computes and stores a slate; later offsets page through it, extending it as needed';
 
+CREATE FUNCTION recodb.recount_engagement(p_from xid8, p_weights jsonb, p_upto xid8) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+begin
+    if p_from is null then
+        -- Rebuilt rows count as old (first_xid 0): counted now, never again. A triple that a
+        -- transaction still running adds keeps its own xid (>= p_upto): counted next time.
+        delete from recodb.engagement;
+        insert into recodb.engagement
+            (post_id, user_id, interaction_type, last_at, first_xid, changed_xid)
+        select i.post_id, i.user_id, i.interaction_type, max(i.created_at), '0'::xid8, '0'::xid8
+        from public.user_interaction i
+        group by i.post_id, i.user_id, i.interaction_type;
+        delete from recodb.post_engagement;
+        delete from recodb.user_recent_likes;
+        update recodb.author_popularity set engagement = 0 where engagement <> 0;
+    end if;
+
+    -- New triples (counted) and triples whose time moved (for newest times and recent likes).
+    create temp table if not exists recount_new (
+        post_id uuid, user_id uuid, interaction_type text, last_at timestamptz, is_new boolean
+    ) on commit drop;
+    truncate recount_new;
+    insert into recount_new
+    select e.post_id, e.user_id, e.interaction_type, e.last_at,
+           e.first_xid >= coalesce(p_from, '0'::xid8) and e.first_xid < p_upto
+    from recodb.engagement e
+    where (e.first_xid >= coalesce(p_from, '0'::xid8) and e.first_xid < p_upto)
+       or (p_from is not null and e.changed_xid >= p_from and e.changed_xid < p_upto);
+
+    insert into recodb.post_engagement as pe
+        (post_id, views, clicks, likes, comments, shares, last_interaction_at)
+    select n.post_id,
+           count(*) filter (where n.is_new and n.interaction_type = 'view'),
+           count(*) filter (where n.is_new and n.interaction_type = 'click'),
+           count(*) filter (where n.is_new and n.interaction_type = 'like'),
+           count(*) filter (where n.is_new and n.interaction_type = 'comment'),
+           count(*) filter (where n.is_new and n.interaction_type = 'share'),
+           max(n.last_at)
+    from recount_new n
+    group by n.post_id
+    on conflict (post_id) do update
+        set views = pe.views + excluded.views, clicks = pe.clicks + excluded.clicks,
+            likes = pe.likes + excluded.likes, comments = pe.comments + excluded.comments,
+            shares = pe.shares + excluded.shares,
+            last_interaction_at = greatest(pe.last_interaction_at, excluded.last_interaction_at);
+
+    -- Authors: engagement from the new triples; every author with posts has a row.
+    insert into recodb.author_popularity as a (author_id, engagement)
+    select p.author_id, coalesce(sum((p_weights ->> n.interaction_type)::float8), 0)
+    from recount_new n
+    join public.posts p on p.id = n.post_id
+    where n.is_new and p.author_id is not null
+    group by p.author_id
+    on conflict (author_id) do update set engagement = a.engagement + excluded.engagement;
+    -- Followers, recounted; popularity follows from both.
+    with counted as (
+        select f.followee_id as author_id, count(*) as followers
+        from public.follows f group by f.followee_id
+    ), changed as (
+        select a.author_id, coalesce(c.followers, 0) as followers
+        from recodb.author_popularity a
+        left join counted c on c.author_id = a.author_id
+        where a.followers is distinct from coalesce(c.followers, 0)
+    )
+    update recodb.author_popularity a set followers = c.followers
+    from changed c where c.author_id = a.author_id;
+    insert into recodb.author_popularity (author_id, followers)
+    select f.followee_id, count(*) from public.follows f
+    where not exists (select from recodb.author_popularity a where a.author_id = f.followee_id)
+      and exists (select from public.posts p where p.author_id = f.followee_id)
+    group by f.followee_id;
+    update recodb.author_popularity a
+    set popularity = ln(1 + a.followers) + ln(1 + a.engagement)
+    where a.popularity is distinct from ln(1 + a.followers) + ln(1 + a.engagement);
+
+    -- Recent likes of the users who liked, commented or shared something new.
+    with touched as (
+        select distinct n.user_id from recount_new n
+        where n.interaction_type in ('like', 'comment', 'share')
+    ), liked as (
+        select e.user_id, e.post_id, max(e.last_at) as at
+        from touched t
+        join recodb.engagement e on e.user_id = t.user_id
+        where e.interaction_type in ('like', 'comment', 'share')
+        group by e.user_id, e.post_id
+    ), ranked as (
+        select l.*, row_number() over (partition by l.user_id order by l.at desc, l.post_id) as n
+        from liked l
+    )
+    insert into recodb.user_recent_likes as r (user_id, post_ids)
+    select k.user_id, array_agg(k.post_id order by k.n) from ranked k
+    where k.n <= 20
+    group by k.user_id
+    on conflict (user_id) do update set post_ids = excluded.post_ids;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.recount_engagement(p_from xid8, p_weights jsonb, p_upto xid8) IS 'Internal to refresh(): counts engagement in, fully (p_from null) or from the triples first added by transactions in [p_from, p_upto)';
+
 CREATE FUNCTION recodb.refresh() RETURNS TABLE(step text, seconds double precision)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     AS $$
 declare
     v_started timestamptz;
-    v_view text;
+    v_state recodb.refresh_state;
+    v_weights jsonb := recodb.setting_value('interaction_weights');
+    v_upto xid8;
+    v_full boolean;
+    v_half_life double precision :=
+        3600 * (recodb.setting_value('trending_half_life_hours'))::float8;
+    v_window double precision := 3600 * (recodb.setting_value('trending_window_hours'))::float8;
 begin
     perform pg_advisory_xact_lock(pg_catalog.hashtext('recodb.refresh'));
-    -- In this order: author_popularity reads post_engagement, fresh_post author_popularity.
-    foreach v_view in array array['post_engagement', 'trending_post', 'author_popularity',
-                                  'fresh_post', 'user_recent_likes'] loop
-        v_started := clock_timestamp();
-        execute format('refresh materialized view concurrently recodb.%I', v_view);
-        step := v_view;
-        seconds := extract(epoch from clock_timestamp() - v_started);
-        return next;
-    end loop;
+    v_started := clock_timestamp();
+    select * into v_state from recodb.refresh_state for update;
+    -- Every transaction below this one has finished: what it added is visible now, and
+    -- nothing below it can still arrive.
+    v_upto := pg_snapshot_xmin(pg_current_snapshot());
+    v_full := v_state.full_needed or v_state.weights is distinct from v_weights;
+    if v_full then
+        perform recodb.recount_engagement(null, v_weights, v_upto);
+        step := 'engagement (full)';
+    else
+        perform recodb.recount_engagement(v_state.engagement_xid, v_weights, v_upto);
+        step := 'engagement';
+    end if;
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    -- Trending: recomputed from the window (readers see the old rows or the new, never none).
+    v_started := clock_timestamp();
+    delete from recodb.trending_post;
+    insert into recodb.trending_post (post_id, velocity)
+    select e.post_id,
+           sum((v_weights ->> e.interaction_type)::float8
+               * recodb.decay(extract(epoch from now() - e.last_at), v_half_life))
+    from recodb.engagement e
+    where e.last_at > now() - make_interval(secs => v_window)
+    group by e.post_id;
+    step := 'trending_post';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
 
     v_started := clock_timestamp();
-    perform recodb.post_vectors();
+    refresh materialized view concurrently recodb.fresh_post;
+    step := 'fresh_post';
+    seconds := extract(epoch from clock_timestamp() - v_started);
+    return next;
+
+    v_started := clock_timestamp();
+    perform recodb.post_vectors(case when not v_full then v_state.engagement_xid end, v_upto);
+    update recodb.refresh_state
+    set engagement_xid = v_upto, full_needed = false, weights = v_weights, refreshed_at = now();
     step := 'new post vectors';
     seconds := extract(epoch from clock_timestamp() - v_started);
     return next;
@@ -727,7 +906,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION recodb.refresh() IS 'Refreshes the engagement views concurrently (post_engagement, trending_post, author_popularity, fresh_post, user_recent_likes), gives new posts vectors and deletes expired slates; returns (step, seconds)';
+COMMENT ON FUNCTION recodb.refresh() IS 'Advances engagement counts, author popularity and recent likes by what arrived since the last refresh (a full recompute when needed), refreshes trending_post and fresh_post concurrently, gives new posts vectors and deletes expired slates; returns (step, seconds)';
 
 CREATE FUNCTION recodb.rollback_model() RETURNS integer
     LANGUAGE plpgsql
@@ -922,12 +1101,16 @@ declare
     v_similar uuid[] := '{}';
     v_neighbours uuid[] := '{}';
     v_neighbour_sims double precision[] := '{}';
+    v_followed uuid[];
     v_ids uuid[];
     v_sources smallint[];
     v_supports double precision[];
+    v_velocities double precision[];
+    v_found uuid[] := '{}';
     v_ips double precision[] := '{}';
     v_contents double precision[] := '{}';
-    v_vector_ids uuid[] := '{}';
+    v_authors uuid[] := '{}';
+    v_created timestamptz[] := '{}';
 begin
     if p_version is not null then
         v_posts := recodb.model_table_name('post', p_version);
@@ -954,16 +1137,21 @@ begin
             ' order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
         into v_similar using p_content, p_exclude, v_per_source;
     end if;
+    select coalesce(array_agg(f.followee_id), '{}') into v_followed
+    from public.follows f where f.follower_id = p_user_id;
 
     -- Every candidate, by its first source.
-    select array_agg(g.post_id), array_agg(g.source), array_agg(g.support)
-    into v_ids, v_sources, v_supports
-    from (select c.post_id, min(c.source) as source, max(c.support) as support
+    select array_agg(g.post_id), array_agg(g.source), array_agg(g.support),
+           array_agg(g.velocity)
+    into v_ids, v_sources, v_supports, v_velocities
+    from (select c.post_id, min(c.source) as source, max(c.support) as support,
+                 max(c.velocity) as velocity
     from (
-        select n.post_id, 1::smallint as source, null::float8 as support
+        select n.post_id, 1::smallint as source, null::float8 as support,
+               null::float8 as velocity
         from unnest(coalesce(v_nearest, '{}')) n(post_id)
         union all
-        (select l.post_id, 1::smallint, sum(nb.similarity)
+        (select l.post_id, 1::smallint, sum(nb.similarity), null
          from unnest(coalesce(v_neighbours, '{}'), coalesce(v_neighbour_sims, '{}'))
                   nb(user_id, similarity)
          join recodb.user_recent_likes r on r.user_id = nb.user_id
@@ -973,25 +1161,24 @@ begin
          order by sum(nb.similarity) desc, l.post_id
          limit v_per_source)
         union all
-        (select p.id, 2::smallint, null
-         from public.follows f
-         join public.posts p on p.author_id = f.followee_id
-         where f.follower_id = p_user_id and p.id <> all (p_exclude)
+        (select p.id, 2::smallint, null, null
+         from public.posts p
+         where p.author_id = any (v_followed) and p.id <> all (p_exclude)
            and p.created_at > least(v_trained_to,
                                     now() - make_interval(secs => 3600 *
                                         (p_settings ->> 'fresh_post_hours')::float8))
          order by p.created_at desc, p.id
          limit v_per_source)
         union all
-        select s.post_id, 3::smallint, null from unnest(coalesce(v_similar, '{}')) s(post_id)
+        select s.post_id, 3::smallint, null, null from unnest(coalesce(v_similar, '{}')) s(post_id)
         union all
-        (select f.post_id, 4::smallint, null
+        (select f.post_id, 4::smallint, null, null
          from recodb.fresh_post f
          where f.post_id <> all (p_exclude)
          order by f.popularity desc, f.created_at desc, f.post_id
          limit v_per_source)
         union all
-        (select t.post_id, 5::smallint, null
+        (select t.post_id, 5::smallint, null, t.velocity
          from recodb.trending_post t
          where t.post_id <> all (p_exclude)
          order by t.velocity desc, t.post_id
@@ -999,35 +1186,45 @@ begin
     ) c
     group by c.post_id) g;
 
-    -- Their vectors' agreement with the user's (one primary-key probe each).
-    if p_version is not null and (p_cf is not null or p_content is not null) then
+    -- One lookup per candidate: its vectors' agreement with the user's, its author and time.
+    if p_version is not null then
         execute format(
             'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
-            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3))'
+            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
+            '       array_agg(v.author_id), array_agg(v.created_at)'
             ' from %s v where v.post_id = any ($1)', v_posts)
-        into v_vector_ids, v_ips, v_contents using v_ids, p_cf, p_content;
+        into v_found, v_ips, v_contents, v_authors, v_created using v_ids, p_cf, p_content;
+    end if;
+    -- Posts the model has no row for yet (written since refresh last ran, or no model at all).
+    if coalesce(cardinality(v_found), 0) < coalesce(cardinality(v_ids), 0) then
+        select v_found || array_agg(p.id order by p.id),
+               v_ips || array_agg(null::float8 order by p.id),
+               v_contents || array_agg(null::float8 order by p.id),
+               v_authors || array_agg(p.author_id order by p.id),
+               v_created || array_agg(p.created_at order by p.id)
+        into v_found, v_ips, v_contents, v_authors, v_created
+        from (select p.id, p.author_id, p.created_at
+              from public.posts p
+              where p.id = any (v_ids) and p.id <> all (coalesce(v_found, '{}'))
+              order by p.id) p;
     end if;
 
     return query
     with cand as (
         select * from unnest(coalesce(v_ids, '{}'), coalesce(v_sources, '{}'),
-                             coalesce(v_supports, '{}')) as x(post_id, source, support)
-    ), vec as (
-        select * from unnest(coalesce(v_vector_ids, '{}'), coalesce(v_ips, '{}'),
-                             coalesce(v_contents, '{}')) as x(post_id, ip, content)
+                             coalesce(v_supports, '{}'), coalesce(v_velocities, '{}'))
+                          as x(post_id, source, support, velocity)
     ), raw as (
-        select c.post_id, p.author_id, c.source,
-               greatest(v.ip, 0) as ip, c.support, t.velocity,
-               greatest(v.content, 0) as content,
-               recodb.decay(extract(epoch from now() - p.created_at),
+        select c.post_id, f.author_id, c.source, greatest(f.ip, 0) as ip, c.support,
+               c.velocity, greatest(f.content, 0) as content,
+               recodb.decay(extract(epoch from now() - f.created_at),
                             3600 * (p_settings ->> 'recency_half_life_hours')::float8) as recency,
-               exists (select from public.follows f
-                       where f.follower_id = p_user_id and f.followee_id = p.author_id)
-                   as followed
+               f.author_id = any (v_followed) as followed
         from cand c
-        join public.posts p on p.id = c.post_id
-        left join vec v on v.post_id = c.post_id
-        left join recodb.trending_post t on t.post_id = c.post_id
+        join unnest(coalesce(v_found, '{}'), coalesce(v_ips, '{}'), coalesce(v_contents, '{}'),
+                    coalesce(v_authors, '{}'), coalesce(v_created, '{}'))
+                 as f(post_id, ip, content, author_id, created_at)
+            on f.post_id = c.post_id
     )
     select r.post_id, r.author_id, r.source,
            coalesce(r.ip / nullif(max(r.ip) over (), 0), 0),
@@ -1249,73 +1446,25 @@ CREATE TABLE public.users (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
-CREATE TABLE recodb.setting (
-    key text NOT NULL,
-    value jsonb NOT NULL,
-    description text NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    kind text NOT NULL,
-    default_value jsonb NOT NULL,
-    min_value numeric NOT NULL,
-    max_value numeric NOT NULL,
-    CONSTRAINT setting_bounds_check CHECK ((min_value <= max_value)),
-    CONSTRAINT setting_kind_check CHECK ((kind = ANY (ARRAY['weights'::text, 'positive'::text, 'whole'::text])))
+CREATE TABLE recodb.author_popularity (
+    author_id uuid NOT NULL,
+    followers bigint DEFAULT 0 NOT NULL,
+    engagement double precision DEFAULT 0 NOT NULL,
+    popularity double precision DEFAULT 0 NOT NULL
 );
 
-COMMENT ON TABLE recodb.setting IS 'Tunable behaviour as data; values are validated by recodb.setting_validate()';
+COMMENT ON TABLE recodb.author_popularity IS 'Per author: followers, type-weighted engagement on their posts, popularity = ln(1+followers) + ln(1+engagement); advanced by refresh()';
 
-COMMENT ON COLUMN recodb.setting.default_value IS 'The value `recodb settings reset` restores; fixed by migrations';
+CREATE TABLE recodb.engagement (
+    post_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    interaction_type text NOT NULL,
+    last_at timestamp with time zone NOT NULL,
+    first_xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    changed_xid xid8 DEFAULT pg_current_xact_id() NOT NULL
+);
 
-COMMENT ON COLUMN recodb.setting.min_value IS 'Smallest accepted value (weights: of each non-zero weight); fixed by migrations';
-
-COMMENT ON COLUMN recodb.setting.max_value IS 'Largest accepted value (weights: of each weight); fixed by migrations';
-
-CREATE MATERIALIZED VIEW recodb.post_engagement AS
- WITH once AS (
-         SELECT i.post_id,
-            i.user_id,
-            i.interaction_type,
-            max(i.created_at) AS created_at
-           FROM public.user_interaction i
-          GROUP BY i.post_id, i.user_id, i.interaction_type
-        )
- SELECT o.post_id,
-    count(*) FILTER (WHERE ((o.interaction_type)::text = 'view'::text)) AS views,
-    count(*) FILTER (WHERE ((o.interaction_type)::text = 'click'::text)) AS clicks,
-    count(*) FILTER (WHERE ((o.interaction_type)::text = 'like'::text)) AS likes,
-    count(*) FILTER (WHERE ((o.interaction_type)::text = 'comment'::text)) AS comments,
-    count(*) FILTER (WHERE ((o.interaction_type)::text = 'share'::text)) AS shares,
-    sum(((w.value ->> (o.interaction_type)::text))::double precision) AS engagement,
-    max(o.created_at) AS last_interaction_at
-   FROM (once o
-     CROSS JOIN ( SELECT setting.value
-           FROM recodb.setting
-          WHERE (setting.key = 'interaction_weights'::text)) w)
-  GROUP BY o.post_id
-  WITH NO DATA;
-
-COMMENT ON MATERIALIZED VIEW recodb.post_engagement IS 'Per post: users who interacted, per type (each user once), and type-weighted engagement (refreshed by recodb.refresh())';
-
-CREATE MATERIALIZED VIEW recodb.author_popularity AS
- SELECT a.author_id,
-    COALESCE(f.followers, (0)::bigint) AS followers,
-    COALESCE(e.engagement, (0)::double precision) AS engagement,
-    (ln(((1 + COALESCE(f.followers, (0)::bigint)))::double precision) + ln(((1)::double precision + COALESCE(e.engagement, (0)::double precision)))) AS popularity
-   FROM ((( SELECT DISTINCT posts.author_id
-           FROM public.posts
-          WHERE (posts.author_id IS NOT NULL)) a
-     LEFT JOIN ( SELECT follows.followee_id,
-            count(*) AS followers
-           FROM public.follows
-          GROUP BY follows.followee_id) f ON ((f.followee_id = a.author_id)))
-     LEFT JOIN ( SELECT p.author_id,
-            sum(pe.engagement) AS engagement
-           FROM (recodb.post_engagement pe
-             JOIN public.posts p ON ((p.id = pe.post_id)))
-          GROUP BY p.author_id) e ON ((e.author_id = a.author_id)))
-  WITH NO DATA;
-
-COMMENT ON MATERIALIZED VIEW recodb.author_popularity IS 'Per author: followers, engagement on their posts, popularity = ln(1+followers) + ln(1+engagement)';
+COMMENT ON TABLE recodb.engagement IS 'Each (post, user, interaction type) once with its newest time, kept by triggers on user_interaction; first_xid is the transaction that first added it, changed_xid the one that last moved its time';
 
 CREATE TABLE recodb.model (
     version integer NOT NULL,
@@ -1351,18 +1500,39 @@ COMMENT ON COLUMN recodb.model.post_fold_in IS 'Row-major inverse of (X''X + reg
 
 COMMENT ON COLUMN recodb.model.blend IS 'The blend of score parts learned on the validation split (weights and their validation NDCG), or null';
 
+CREATE TABLE recodb.setting (
+    key text NOT NULL,
+    value jsonb NOT NULL,
+    description text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text NOT NULL,
+    default_value jsonb NOT NULL,
+    min_value numeric NOT NULL,
+    max_value numeric NOT NULL,
+    CONSTRAINT setting_bounds_check CHECK ((min_value <= max_value)),
+    CONSTRAINT setting_kind_check CHECK ((kind = ANY (ARRAY['weights'::text, 'positive'::text, 'whole'::text])))
+);
+
+COMMENT ON TABLE recodb.setting IS 'Tunable behaviour as data; values are validated by recodb.setting_validate()';
+
+COMMENT ON COLUMN recodb.setting.default_value IS 'The value `recodb settings reset` restores; fixed by migrations';
+
+COMMENT ON COLUMN recodb.setting.min_value IS 'Smallest accepted value (weights: of each non-zero weight); fixed by migrations';
+
+COMMENT ON COLUMN recodb.setting.max_value IS 'Largest accepted value (weights: of each weight); fixed by migrations';
+
 CREATE MATERIALIZED VIEW recodb.fresh_post AS
  SELECT p.id AS post_id,
     p.author_id,
     p.created_at,
-    a.popularity
+    COALESCE(a.popularity, (0)::double precision) AS popularity
    FROM (public.posts p
-     JOIN recodb.author_popularity a ON ((a.author_id = p.author_id)))
-  WHERE (p.created_at > LEAST(( SELECT m.trained_to
+     LEFT JOIN recodb.author_popularity a ON ((a.author_id = p.author_id)))
+  WHERE ((p.author_id IS NOT NULL) AND (p.created_at > LEAST(( SELECT m.trained_to
            FROM recodb.model m
           WHERE (m.status = 'active'::text)), (now() - make_interval(hours => ( SELECT (setting.value)::integer AS value
            FROM recodb.setting
-          WHERE (setting.key = 'fresh_post_hours'::text))))))
+          WHERE (setting.key = 'fresh_post_hours'::text)))))))
   WITH NO DATA;
 
 COMMENT ON MATERIALIZED VIEW recodb.fresh_post IS 'Posts newer than the active model or than fresh_post_hours (whichever reaches further), with their author''s popularity (fresh candidates in recommend())';
@@ -1383,6 +1553,29 @@ ALTER TABLE recodb.model ALTER COLUMN version ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+CREATE TABLE recodb.post_engagement (
+    post_id uuid NOT NULL,
+    views bigint DEFAULT 0 NOT NULL,
+    clicks bigint DEFAULT 0 NOT NULL,
+    likes bigint DEFAULT 0 NOT NULL,
+    comments bigint DEFAULT 0 NOT NULL,
+    shares bigint DEFAULT 0 NOT NULL,
+    last_interaction_at timestamp with time zone
+);
+
+COMMENT ON TABLE recodb.post_engagement IS 'Per post: how many users interacted, per type (each user once); advanced by refresh()';
+
+CREATE TABLE recodb.refresh_state (
+    id boolean DEFAULT true NOT NULL,
+    engagement_xid xid8 DEFAULT '0'::xid8 NOT NULL,
+    full_needed boolean DEFAULT true NOT NULL,
+    weights jsonb,
+    refreshed_at timestamp with time zone,
+    CONSTRAINT refresh_state_id_check CHECK (id)
+);
+
+COMMENT ON TABLE recodb.refresh_state IS 'refresh(): triples with first_xid below engagement_xid are counted; full_needed after a delete or update of user_interaction';
 
 CREATE TABLE recodb.synthetic_dataset (
     id boolean DEFAULT true NOT NULL,
@@ -1406,50 +1599,19 @@ CREATE TABLE recodb.synthetic_user (
     activity real NOT NULL
 );
 
-CREATE MATERIALIZED VIEW recodb.trending_post AS
- WITH s AS (
-         SELECT ( SELECT setting.value
-                   FROM recodb.setting
-                  WHERE (setting.key = 'interaction_weights'::text)) AS weights,
-            ( SELECT (setting.value)::double precision AS value
-                   FROM recodb.setting
-                  WHERE (setting.key = 'trending_half_life_hours'::text)) AS half_life,
-            ( SELECT (setting.value)::double precision AS value
-                   FROM recodb.setting
-                  WHERE (setting.key = 'trending_window_hours'::text)) AS window_hours
-        ), once AS (
-         SELECT i.post_id,
-            i.user_id,
-            i.interaction_type,
-            max(i.created_at) AS created_at
-           FROM public.user_interaction i,
-            s s_1
-          WHERE (i.created_at > (now() - make_interval(secs => (s_1.window_hours * (3600)::double precision))))
-          GROUP BY i.post_id, i.user_id, i.interaction_type
-        )
- SELECT o.post_id,
-    sum((((s.weights ->> (o.interaction_type)::text))::double precision * power((0.5)::double precision, LEAST((((GREATEST(EXTRACT(epoch FROM (now() - o.created_at)), (0)::numeric) / 3600.0))::double precision / s.half_life), (64)::double precision)))) AS velocity
-   FROM once o,
-    s
-  GROUP BY o.post_id
-  WITH NO DATA;
+CREATE TABLE recodb.trending_post (
+    post_id uuid NOT NULL,
+    velocity double precision NOT NULL
+);
 
-COMMENT ON MATERIALIZED VIEW recodb.trending_post IS 'Engagement velocity: type-weighted interactions of the trending window (each user once per post and type), each halved every trending_half_life_hours of age at refresh time';
+COMMENT ON TABLE recodb.trending_post IS 'Engagement velocity: type-weighted interactions of the trending window (each user once per post and type), each halved every trending_half_life_hours of age at refresh time (recomputed by refresh() from the window alone)';
 
-CREATE MATERIALIZED VIEW recodb.user_recent_likes AS
- SELECT user_id,
-    array_agg(post_id ORDER BY created_at DESC, post_id) AS post_ids
-   FROM ( SELECT i.user_id,
-            i.post_id,
-            i.created_at,
-            row_number() OVER (PARTITION BY i.user_id ORDER BY i.created_at DESC, i.post_id) AS nth
-           FROM public.user_interaction i
-          WHERE ((i.interaction_type)::text = ANY ((ARRAY['like'::character varying, 'comment'::character varying, 'share'::character varying])::text[]))) r
-  WHERE (nth <= 20)
-  GROUP BY user_id
-  WITH NO DATA;
+CREATE TABLE recodb.user_recent_likes (
+    user_id uuid NOT NULL,
+    post_ids uuid[] NOT NULL
+);
 
-COMMENT ON MATERIALIZED VIEW recodb.user_recent_likes IS 'Per user: the 20 posts they most recently liked, commented on or shared (neighbour candidates in recommend())';
+COMMENT ON TABLE recodb.user_recent_likes IS 'Per user: the 20 posts they most recently liked, commented on or shared (neighbour candidates in recommend()); advanced by refresh()';
 
 ALTER TABLE ONLY public.follows
     ADD CONSTRAINT follows_pkey PRIMARY KEY (follower_id, followee_id);
@@ -1466,11 +1628,23 @@ ALTER TABLE ONLY public.user_interaction
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY recodb.author_popularity
+    ADD CONSTRAINT author_popularity_pkey PRIMARY KEY (author_id);
+
+ALTER TABLE ONLY recodb.engagement
+    ADD CONSTRAINT engagement_pkey PRIMARY KEY (post_id, user_id, interaction_type);
+
 ALTER TABLE ONLY recodb.installed_object
     ADD CONSTRAINT installed_object_pkey PRIMARY KEY (kind, name);
 
 ALTER TABLE ONLY recodb.model
     ADD CONSTRAINT model_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY recodb.post_engagement
+    ADD CONSTRAINT post_engagement_pkey PRIMARY KEY (post_id);
+
+ALTER TABLE ONLY recodb.refresh_state
+    ADD CONSTRAINT refresh_state_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY recodb.setting
     ADD CONSTRAINT setting_pkey PRIMARY KEY (key);
@@ -1486,6 +1660,12 @@ ALTER TABLE ONLY recodb.synthetic_post
 
 ALTER TABLE ONLY recodb.synthetic_user
     ADD CONSTRAINT synthetic_user_pkey PRIMARY KEY (user_id);
+
+ALTER TABLE ONLY recodb.trending_post
+    ADD CONSTRAINT trending_post_pkey PRIMARY KEY (post_id);
+
+ALTER TABLE ONLY recodb.user_recent_likes
+    ADD CONSTRAINT user_recent_likes_pkey PRIMARY KEY (user_id);
 
 CREATE INDEX follows_followee_idx ON public.follows USING btree (followee_id);
 
@@ -1503,9 +1683,15 @@ CREATE UNIQUE INDEX posts_external_id_key ON public.posts USING btree (external_
 
 CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_id);
 
-CREATE UNIQUE INDEX author_popularity_author_id ON recodb.author_popularity USING btree (author_id);
-
 CREATE INDEX author_popularity_popularity ON recodb.author_popularity USING btree (popularity DESC, author_id);
+
+CREATE INDEX engagement_changed_xid ON recodb.engagement USING btree (changed_xid);
+
+CREATE INDEX engagement_first_xid ON recodb.engagement USING btree (first_xid);
+
+CREATE INDEX engagement_last_at ON recodb.engagement USING btree (last_at) INCLUDE (post_id, interaction_type);
+
+CREATE INDEX engagement_user_likes ON recodb.engagement USING btree (user_id, last_at DESC, post_id) WHERE (interaction_type = ANY (ARRAY['like'::text, 'comment'::text, 'share'::text]));
 
 CREATE INDEX fresh_post_popularity ON recodb.fresh_post USING btree (popularity DESC, created_at DESC, post_id);
 
@@ -1513,15 +1699,15 @@ CREATE UNIQUE INDEX fresh_post_post_id ON recodb.fresh_post USING btree (post_id
 
 CREATE UNIQUE INDEX model_single_active ON recodb.model USING btree ((true)) WHERE (status = 'active'::text);
 
-CREATE UNIQUE INDEX post_engagement_post_id ON recodb.post_engagement USING btree (post_id);
-
 CREATE INDEX slate_expires_at ON recodb.slate USING btree (expires_at);
-
-CREATE UNIQUE INDEX trending_post_post_id ON recodb.trending_post USING btree (post_id);
 
 CREATE INDEX trending_post_velocity ON recodb.trending_post USING btree (velocity DESC, post_id);
 
-CREATE UNIQUE INDEX user_recent_likes_user_id ON recodb.user_recent_likes USING btree (user_id);
+CREATE TRIGGER engagement_change AFTER DELETE OR UPDATE ON public.user_interaction FOR EACH STATEMENT EXECUTE FUNCTION recodb.engagement_change();
+
+CREATE TRIGGER engagement_insert AFTER INSERT ON public.user_interaction REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION recodb.engagement_insert();
+
+CREATE TRIGGER engagement_truncate AFTER TRUNCATE ON public.user_interaction FOR EACH STATEMENT EXECUTE FUNCTION recodb.engagement_change();
 
 CREATE TRIGGER setting_validate BEFORE INSERT OR UPDATE ON recodb.setting FOR EACH ROW EXECUTE FUNCTION recodb.setting_validate();
 
@@ -1564,6 +1750,10 @@ REVOKE ALL ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_
 
 REVOKE ALL ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION recodb.engagement_change() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.engagement_insert() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION recodb.index_model_table(p_version integer, p_step text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.model_index_steps() FROM PUBLIC;
@@ -1572,7 +1762,7 @@ REVOKE ALL ON FUNCTION recodb.model_table(p_kind text, p_version integer) FROM P
 
 REVOKE ALL ON FUNCTION recodb.model_table_name(p_kind text, p_version integer) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION recodb.post_vectors(p_limit integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recodb.post_vectors(p_from xid8, p_upto xid8, p_limit integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.precompute(p_active_days double precision, p_after uuid, p_limit integer, p_modulus integer, p_remainder integer) FROM PUBLIC;
 
@@ -1581,6 +1771,8 @@ REVOKE ALL ON FUNCTION recodb.prune_models(p_keep integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) TO recodb_feed_reader;
 GRANT ALL ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) TO recodb_tracker;
+
+REVOKE ALL ON FUNCTION recodb.recount_engagement(p_from xid8, p_weights jsonb, p_upto xid8) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.refresh() FROM PUBLIC;
 
@@ -1625,9 +1817,9 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recodb.slate TO recodb_owner;
 
 GRANT SELECT ON TABLE public.users TO recodb_owner;
 
-GRANT SELECT ON TABLE recodb.setting TO recodb_owner;
-
 GRANT SELECT ON TABLE recodb.model TO recodb_owner;
+
+GRANT SELECT ON TABLE recodb.setting TO recodb_owner;
 
 GRANT SELECT ON TABLE recodb.installed_object TO recodb_owner;
 
