@@ -128,15 +128,18 @@ begin
         -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
         update recodb.slate s set precomputed = false where s.user_id = p_user_id;
     end if;
+    if p_exclude_seen then  -- what they touched since the slate was made (usually nothing)
+        select coalesce(array_agg(i.post_id), '{}') into v_exclude
+        from public.user_interaction i
+        where i.user_id = p_user_id and i.created_at >= v_slate.generated_at;
+    end if;
     return query
     select x.post_id, x.score, x.reason
-    from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
+    from unnest(v_slate.post_ids[p_offset + 1:p_offset + p_limit],
+                v_slate.scores[p_offset + 1:p_offset + p_limit],
+                v_slate.reasons[p_offset + 1:p_offset + p_limit])
              with ordinality as x(post_id, score, reason, n)
-    where x.n > p_offset and x.n <= p_offset + p_limit
-      and not (p_exclude_seen and exists (select from public.user_interaction i
-                                          where i.user_id = p_user_id
-                                            and i.created_at >= v_slate.generated_at
-                                            and i.post_id = x.post_id))
+    where x.post_id <> all (v_exclude)
     order by x.n;
 end
 $$;
