@@ -153,6 +153,18 @@ def _drop_object(conn: psycopg.Connection, name: str) -> bool:
     return dropped
 
 
+def load_revision(filename: str):
+    """A migration module by file name, for a later revision that reuses an earlier one's
+    definitions (the one it replaces, to restore them on downgrade)."""
+    import importlib.util
+
+    path = source_path("migrations", "versions", filename)
+    spec = importlib.util.spec_from_file_location(f"recodb_migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     _run("upgrade", url, revision)
 

@@ -100,3 +100,27 @@ def empty_db_url(server_url: str) -> Iterator[str]:
 def conn(db_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
+
+
+def served_database(
+    server_url: str,
+    *,
+    size: tuple[int, int, int],
+    seed: int,
+    topics: int,
+    days: int,
+    iterations: int = 5,
+) -> Iterator[str]:
+    """A fresh database with generated data of `size` (users, posts, interactions), a trained
+    model (8 factors, 8 text dimensions) and refreshed views; dropped afterwards."""
+    from recodb.data import load as loading
+    from recodb.data.generate import generate
+    from recodb.training.fit import Params
+    from recodb.training.train import train
+
+    for url in _fresh_database(server_url, TEMPLATE):
+        with psycopg.connect(url, autocommit=True) as conn:
+            loading.load(conn, generate(*size, seed=seed, topics=topics, days=days))
+            train(conn, Params(factors=8, content_dims=8, iterations=iterations), validate=False)
+            conn.execute("select recodb.refresh()")
+        yield url

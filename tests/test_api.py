@@ -24,7 +24,7 @@ import psycopg
 import pytest
 import schemathesis
 import uvicorn
-from conftest import TEMPLATE, _fresh_database
+from conftest import served_database
 from hypothesis import HealthCheck, given, settings
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -32,10 +32,6 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from api import ApiSettings, create_app
-from recodb.data import load as loading
-from recodb.data.generate import generate
-from recodb.training.fit import Params
-from recodb.training.train import train
 
 REASONS = {"collaborative_filtering", "following", "content", "fresh", "trending"}
 ROLE_PASSWORD = "api-test"
@@ -44,12 +40,14 @@ ROLE_PASSWORD = "api-test"
 @pytest.fixture(scope="module")
 def served_url(server_url: str, template_url: str) -> Iterator[str]:
     """Generated data, a trained model (v1) and refreshed views."""
-    for url in _fresh_database(server_url, TEMPLATE):
-        with psycopg.connect(url, autocommit=True) as conn:
-            loading.load(conn, generate(200, 2000, 20_000, seed=11, topics=6, days=10))
-            train(conn, Params(factors=8, content_dims=8, iterations=5), validate=False)
-            conn.execute("select recodb.refresh()")
-        yield url
+    yield from served_database(
+        server_url,
+        size=(200, 2000, 20_000),
+        seed=11,
+        topics=6,
+        days=10,
+        iterations=5,
+    )
 
 
 @pytest.fixture(scope="module")

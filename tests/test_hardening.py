@@ -12,14 +12,12 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from conftest import TEMPLATE, _fresh_database
+from conftest import served_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from recodb.data import load as loading
-from recodb.data.generate import generate
 from recodb.training import registry
 from recodb.training.fit import Params
 from recodb.training.train import train
@@ -29,12 +27,14 @@ ATTACKER = "recodb_test_attacker"
 
 @pytest.fixture(scope="module")
 def served_url(server_url: str, template_url: str) -> Iterator[str]:
-    for url in _fresh_database(server_url, TEMPLATE):
-        with psycopg.connect(url, autocommit=True) as conn:
-            loading.load(conn, generate(200, 1500, 15_000, seed=11, topics=6, days=8))
-            train(conn, Params(factors=8, content_dims=8, iterations=8), validate=False)
-            conn.execute("select recodb.refresh()")
-        yield url
+    yield from served_database(
+        server_url,
+        size=(200, 1500, 15_000),
+        seed=11,
+        topics=6,
+        days=8,
+        iterations=8,
+    )
 
 
 @pytest.fixture

@@ -23,14 +23,9 @@ from urllib.parse import quote
 import httpx
 import psycopg
 import pytest
-from conftest import TEMPLATE, _fresh_database
+from conftest import served_database
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-
-from recodb.data import load as loading
-from recodb.data.generate import generate
-from recodb.training.fit import Params
-from recodb.training.train import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "nextjs"
 REASONS = {"collaborative_filtering", "following", "content", "fresh", "trending"}
@@ -77,11 +72,15 @@ def feed_db(server_url: str, template_url: str) -> Iterator[dict]:
     names, dropped afterwards)."""
     suffix = uuid.uuid4().hex[:8]
     reader, outsider = f"feed_app_{suffix}", f"no_feed_{suffix}"
-    for url in _fresh_database(server_url, TEMPLATE):
+    for url in served_database(
+        server_url,
+        size=(200, 1500, 15_000),
+        seed=11,
+        topics=6,
+        days=10,
+        iterations=5,
+    ):
         with psycopg.connect(url, autocommit=True) as conn:
-            loading.load(conn, generate(200, 1500, 15_000, seed=11, topics=6, days=10))
-            train(conn, Params(factors=8, content_dims=8, iterations=5), validate=False)
-            conn.execute("select recodb.refresh()")
             # The README's recipe, verbatim but for the names.
             conn.execute(
                 sql.SQL("create role {} login password 'secret' in role recodb_feed_reader").format(

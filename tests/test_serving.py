@@ -11,15 +11,13 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-from conftest import TEMPLATE, _fresh_database
+from conftest import served_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from recodb.data import load as loading
 from recodb.data.generate import generate
-from recodb.training.fit import Params
-from recodb.training.train import train
 
 REASONS = {"collaborative_filtering", "following", "content", "fresh", "trending"}
 
@@ -28,12 +26,14 @@ REASONS = {"collaborative_filtering", "following", "content", "fresh", "trending
 def served_url(server_url: str, template_url: str) -> Iterator[str]:
     """A database with generated data, a trained model and refreshed views (shared: tests
     that change it use their own users, or undo what they change)."""
-    for url in _fresh_database(server_url, TEMPLATE):
-        with psycopg.connect(url, autocommit=True) as conn:
-            loading.load(conn, generate(400, 3000, 40_000, seed=5, topics=8, days=10))
-            train(conn, Params(factors=8, content_dims=8, iterations=10), validate=False)
-            conn.execute("select recodb.refresh()")
-        yield url
+    yield from served_database(
+        server_url,
+        size=(400, 3000, 40_000),
+        seed=5,
+        topics=8,
+        days=10,
+        iterations=10,
+    )
 
 
 @pytest.fixture

@@ -16,16 +16,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import TEMPLATE, _fresh_database
+from conftest import served_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from recodb import settings as store
-from recodb.data import load as loading
-from recodb.data.generate import generate
-from recodb.training.fit import Params
-from recodb.training.train import train
 
 README = Path(__file__).parent.parent / "README.md"
 EXPECTED_KEYS = {
@@ -39,12 +35,14 @@ EXPECTED_KEYS = {
 @pytest.fixture(scope="module")
 def trained_url(server_url: str, template_url: str) -> Iterator[str]:
     """A small database with data, a trained model and refreshed views, built once."""
-    for url in _fresh_database(server_url, TEMPLATE):
-        with psycopg.connect(url, autocommit=True) as conn:
-            loading.load(conn, generate(150, 800, 6_000, seed=3, topics=5, days=10))
-            train(conn, Params(factors=8, content_dims=8, iterations=5), validate=False)
-            conn.execute("select recodb.refresh()")
-        yield url
+    yield from served_database(
+        server_url,
+        size=(150, 800, 6_000),
+        seed=3,
+        topics=5,
+        days=10,
+        iterations=5,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +137,7 @@ def _refused(s: store.Setting) -> st.SearchStrategy:
     not_a_number = st.one_of(
         # Text PostgreSQL can hold at all: no NUL, no lone surrogate (JSON can't carry them, and
         # the server refuses them before any setting is looked at).
-        st.text(
-            st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20
-        ),
+        st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20),
         st.none(),
         st.booleans(),
         st.lists(st.integers(), max_size=3),

@@ -25,11 +25,10 @@ Revises: 0005
 Create Date: 2026-11-28
 """
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
 from psycopg import errors, sql
+
+from recodb import schema
 
 revision = "0006"
 down_revision = "0005"
@@ -142,7 +141,7 @@ def _recreate_views(conn, definitions: str) -> None:
     for name in VIEW_NAMES:
         conn.execute(sql.SQL("drop materialized view if exists recodb.{}").format(
             sql.Identifier(name)))  # fmt: skip
-    old = _split_views(_load("0004_serving.py").VIEWS)
+    old = _split_views(schema.load_revision("0004_serving.py").VIEWS)
     new = _split_views(definitions)
     for name in reversed(VIEW_NAMES):  # dependencies first
         conn.execute(new.get(name) or old[name])
@@ -228,7 +227,7 @@ def downgrade() -> None:
     conn = _conn()
     if _created_by_recodb(conn, "view", "user_recommendation"):
         conn.execute("drop view user_recommendation")
-        rev0001 = _load("0001_app_tables.py")
+        rev0001 = schema.load_revision("0001_app_tables.py")
         conn.execute(rev0001.TABLES["user_recommendation"])
         for name in ("idx_user_reco_user_score", "idx_user_reco_expires", "idx_user_reco_cleanup"):
             conn.execute(sql.SQL(rev0001.INDEXES[name]).format(sql.Identifier(name)))
@@ -266,11 +265,3 @@ def downgrade() -> None:
             conn.execute("release savepoint drop_owner")
         except errors.DependentObjectsStillExist:  # another database still uses it
             conn.execute("rollback to savepoint drop_owner")
-
-
-def _load(filename: str):
-    path = Path(__file__).with_name(filename)
-    spec = importlib.util.spec_from_file_location(f"recodb_migration_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -19,11 +19,10 @@ Revises: 0007
 Create Date: 2026-11-28
 """
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
 from psycopg import sql
+
+from recodb import schema
 
 revision = "0008"
 down_revision = "0007"
@@ -127,14 +126,6 @@ VIEW_NAMES = ("user_recent_likes", "fresh_post", "author_popularity", "trending_
               "post_engagement")  # fmt: skip
 
 
-def _load(filename: str):
-    path = Path(__file__).with_name(filename)
-    spec = importlib.util.spec_from_file_location(f"recodb_migration_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _conn():
     return op.get_bind().connection.driver_connection
 
@@ -168,7 +159,7 @@ def downgrade() -> None:
         " drop table recodb.trending_post, recodb.user_recent_likes, recodb.author_popularity,"
         " recodb.post_engagement, recodb.refresh_state, recodb.engagement"
     )
-    rev0006 = _load("0006_serving_v2.py")
+    rev0006 = schema.load_revision("0006_serving_v2.py")
     rev0006._recreate_views(conn, rev0006.VIEWS)
     for name in VIEW_NAMES:
         conn.execute(sql.SQL("alter materialized view recodb.{} owner to {}").format(

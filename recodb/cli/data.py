@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from recodb import db
     from recodb.data.dataset import Dataset
+    from recodb.data.load import Loaded
 
 from recodb.cli.common import Seed, console, migrated_database, progress
 from recodb.data.topics import TOPICS
@@ -37,6 +39,19 @@ def generate_with_progress(
         return generate(
             users, posts, interactions, seed=seed, topics=topics, days=days,
             progress=lambda what: step(f"generating {what}"),
+        )  # fmt: skip
+
+
+def load_with_progress(target: db.Database, ds: Dataset, *, replace: bool) -> Loaded:
+    """`recodb.data.load.load`, with a bar per table."""
+    from recodb.data import load as loading
+
+    totals = {"users": ds.n_users, "posts": ds.n_posts, "follows": len(ds.follow_src),
+              "user_interaction": ds.n_interactions}  # fmt: skip
+    with target.connect() as conn, progress("loading") as step:
+        return loading.load(
+            conn, ds, replace=replace, on_step=step,
+            on_rows=lambda table, k: step.advance(f"copy {table}", k, totals[table]),
         )  # fmt: skip
 
 
@@ -99,13 +114,7 @@ def seed_command(
         if found and not replace:  # say so before spending time on generation
             raise RecodbError(loading.already_seeded_message(found))
         ds = generate_with_progress(users, posts, interactions, seed, topics, days)
-    totals = {"users": ds.n_users, "posts": ds.n_posts, "follows": len(ds.follow_src),
-              "user_interaction": ds.n_interactions}  # fmt: skip
-    with target.connect() as conn, progress("loading") as step:
-        loaded = loading.load(
-            conn, ds, replace=replace, on_step=step,
-            on_rows=lambda table, k: step.advance(f"copy {table}", k, totals[table]),
-        )  # fmt: skip
+    loaded = load_with_progress(target, ds, replace=replace)
     summary = ", ".join(f"{n:,} {t}" for t, n in loaded.rows.items())
     console.print(f"seeded {summary} in {time.perf_counter() - started:.1f} s")
     if loaded.models_removed:

@@ -20,7 +20,7 @@ from rich.table import Table
 from recodb import db, schema
 from recodb.cli.api import Host, Port, Workers, app_database_url, run_server
 from recodb.cli.common import Seed, console, database, migrated_database, progress
-from recodb.cli.data import generate_with_progress
+from recodb.cli.data import generate_with_progress, load_with_progress
 from recodb.config import Settings
 from recodb.data.topics import TOPICS
 
@@ -60,13 +60,7 @@ def demo_command(
         found = loading.existing_rows(conn)
     if fresh or not found:
         ds = generate_with_progress(users, posts, interactions, seed)
-        totals = {"users": ds.n_users, "posts": ds.n_posts, "follows": len(ds.follow_src),
-                  "user_interaction": ds.n_interactions}  # fmt: skip
-        with target.connect() as conn, progress("loading") as step:
-            loaded = loading.load(
-                conn, ds, replace=True, on_step=step,
-                on_rows=lambda table, k: step.advance(f"copy {table}", k, totals[table]),
-            )  # fmt: skip
+        loaded = load_with_progress(target, ds, replace=True)
         console.print("seeded " + ", ".join(f"{n:,} {t}" for t, n in loaded.rows.items()))
     else:
         console.print(

@@ -26,7 +26,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from recodb.training import registry
-from recodb.training.fit import Params, user_profiles
+from recodb.training.fit import Params
 from recodb.training.validation import Validation
 
 PARTS = ("collaborative", "neighbours", "content", "recency", "trending", "following")
@@ -188,36 +188,16 @@ def learn_blend(
     params = validation.resolve(params)
     user_f, post_f = validation.fit(params)
     matrix = validation.matrix(params.half_life_days)
-    profile, profile_null = user_profiles(matrix, post_content)
-    post_has_cf = np.diff(matrix.tocsc().indptr) > 0
-    user_has_cf = np.diff(matrix.indptr) > 0
     data = validation.train_data
     users = np.array(sorted(validation.any_relevant))
     if len(users) > BLEND_USERS:
         users = np.sort(
             np.random.default_rng(params.seed).choice(users, BLEND_USERS, replace=False)
         )
-    # The posts' own columns, where the version's tables keep them (the same as the final fit).
-    post_columns = {
-        name: getattr(data, name)
-        for name in ("post_author", "post_author_null", "post_created")
-        if hasattr(data, name)
-    }
     slates = None
     with conn.transaction():
         registry.write_vectors(
-            conn,
-            version,
-            **post_columns,
-            post_ids=data.post_ids,
-            post_cf=post_f,
-            post_cf_null=~post_has_cf,
-            post_content=post_content,
-            post_content_null=post_content_null,
-            user_ids=data.user_ids[user_has_cf],
-            user_cf=user_f[user_has_cf],
-            user_content=profile[user_has_cf],
-            user_content_null=profile_null[user_has_cf],
+            conn, version, data, matrix, user_f, post_f, post_content, post_content_null
         )
         # Keys only: the probes scan exactly, which costs less here than building graphs.
         for name in ("post keys", "user keys", "analyze"):

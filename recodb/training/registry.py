@@ -21,9 +21,13 @@ from psycopg.types.json import Jsonb
 
 from recodb import binary_copy
 from recodb.errors import RecodbError
+from recodb.training.fit import user_profiles
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from recodb.training.fit import TextModel
+    from recodb.training.matrix import Interactions
 
 
 class RegistryError(RecodbError):
@@ -68,25 +72,23 @@ def mark_failed(conn: psycopg.Connection, version: int, exc: BaseException) -> N
 def write_vectors(
     conn: psycopg.Connection,
     version: int,
-    *,
-    post_ids: np.ndarray,
-    post_cf: np.ndarray,
-    post_cf_null: np.ndarray,
+    data: Interactions,
+    matrix: sp.csr_matrix,
+    user_f: np.ndarray,
+    post_f: np.ndarray,
     post_content: np.ndarray,
     post_content_null: np.ndarray,
-    post_author: np.ndarray,
-    post_author_null: np.ndarray,
-    post_created: np.ndarray,
-    user_ids: np.ndarray,
-    user_cf: np.ndarray,
-    user_content: np.ndarray,
-    user_content_null: np.ndarray,
     text_model: TextModel | None = None,
 ) -> None:
-    """Create the version's tables and COPY the vectors in (inside the caller's transaction)."""
+    """Create the version's tables and COPY the vectors in (inside the caller's transaction):
+    every post of `data` (its collaborative vector null when `matrix` has none of it, its text
+    vector, author and time), the users `matrix` has interactions of, with their text profile."""
+    profile, profile_null = user_profiles(matrix, post_content)
+    post_has_cf = np.diff(matrix.tocsc().indptr) > 0
+    user_has_cf = np.diff(matrix.indptr) > 0
     conn.execute(
         "select recodb.create_model_tables(%s, %s, %s)",
-        (version, post_cf.shape[1], post_content.shape[1]),
+        (version, post_f.shape[1], post_content.shape[1]),
     )
 
     def content(values: np.ndarray, null: np.ndarray) -> binary_copy.Column:
@@ -96,20 +98,20 @@ def write_vectors(
         conn,
         model_table(conn, "post", version),
         {
-            "post_id": binary_copy.Uuid(post_ids),
-            "cf": binary_copy.Vector(post_cf, post_cf_null),
+            "post_id": binary_copy.Uuid(data.post_ids),
+            "cf": binary_copy.Vector(post_f, ~post_has_cf),
             "content": content(post_content, post_content_null),
-            "author_id": binary_copy.Uuid(post_author, post_author_null),
-            "created_at": binary_copy.Timestamp(post_created),
+            "author_id": binary_copy.Uuid(data.post_author, data.post_author_null),
+            "created_at": binary_copy.Timestamp(data.post_created),
         },
     )
     binary_copy.copy_arrays(
         conn,
         model_table(conn, "user", version),
         {
-            "user_id": binary_copy.Uuid(user_ids),
-            "cf": binary_copy.Vector(user_cf),
-            "content": content(user_content, user_content_null),
+            "user_id": binary_copy.Uuid(data.user_ids[user_has_cf]),
+            "cf": binary_copy.Vector(user_f[user_has_cf]),
+            "content": content(profile[user_has_cf], profile_null[user_has_cf]),
         },
     )
     if text_model is not None and post_content.shape[1]:

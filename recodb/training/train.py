@@ -26,7 +26,6 @@ from recodb.training.fit import (
     content_vectors,
     fit_collaborative,
     fold_in_matrix,
-    user_profiles,
 )
 from recodb.training.matrix import confidence_matrix, read_interactions, read_settings
 from recodb.training.tuning import tune
@@ -138,7 +137,6 @@ def train(
         post_content, content_null, text_model = timed(
             "content vectors", content_vectors, data.post_texts, params.content_dims, params.seed
         )
-        profile, profile_null = user_profiles(matrix, post_content)
         post_has_cf = np.diff(matrix.tocsc().indptr) > 0
         user_has_cf = np.diff(matrix.indptr) > 0
         if validation is not None and learn_blend:
@@ -160,24 +158,9 @@ def train(
 
         with conn.transaction():
             timed(
-                "write vectors",
-                registry.write_vectors,
-                conn,
-                version,
-                post_ids=data.post_ids,
-                post_cf=post_f,
-                post_cf_null=~post_has_cf,
-                post_content=post_content,
-                post_content_null=content_null,
-                post_author=data.post_author,
-                post_author_null=data.post_author_null,
-                post_created=data.post_created,
-                text_model=text_model,
-                user_ids=data.user_ids[user_has_cf],
-                user_cf=user_f[user_has_cf],
-                user_content=profile[user_has_cf],
-                user_content_null=profile_null[user_has_cf],
-            )
+                "write vectors", registry.write_vectors, conn, version, data, matrix, user_f,
+                post_f, post_content, content_null, text_model,
+            )  # fmt: skip
             timings["indexes"] = timed(
                 "build indexes", registry.build_indexes, conn, version, on_step=step
             )
