@@ -99,3 +99,20 @@ def bulk_load(
     for table in tables:
         step(f"analyze {table}")
         conn.execute(sql.SQL("analyze {}").format(sql.SQL(table)))
+
+
+@contextmanager
+def engagement_suspended(conn: psycopg.Connection) -> Iterator[None]:
+    """Load user_interaction without its engagement triggers (an upsert per statement into an
+    indexed table, and the truncate that would empty what bulk_load empties anyway); the block
+    ends with `select recodb.rebuild_engagement()`, one insert of every triple, and the next
+    refresh is a full one. Inside the caller's transaction, by a role that owns
+    user_interaction."""
+    # The triggers' names are sql/internal/engagement_*.sql's.
+    for trigger in ("engagement_insert", "engagement_truncate"):
+        conn.execute(sql.SQL("alter table user_interaction disable trigger {}").format(
+            sql.Identifier(trigger)))  # fmt: skip
+    yield
+    for trigger in ("engagement_insert", "engagement_truncate"):
+        conn.execute(sql.SQL("alter table user_interaction enable trigger {}").format(
+            sql.Identifier(trigger)))  # fmt: skip

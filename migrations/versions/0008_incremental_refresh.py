@@ -57,13 +57,15 @@ create table recodb.refresh_state (
     id boolean primary key default true check (id),
     engagement_xid xid8 not null default '0',
     full_needed boolean not null default true,
+    engagement_stale boolean not null default false,
     weights jsonb,
     refreshed_at timestamptz
 );
 insert into recodb.refresh_state default values;
 comment on table recodb.refresh_state is
-    'refresh(): triples with first_xid below engagement_xid are counted; full_needed after a '
-    'delete or update of user_interaction';
+    'refresh(): triples with first_xid below engagement_xid are counted; full_needed: count '
+    'everything again; engagement_stale: rebuild engagement first (after a delete or update of '
+    'user_interaction)';
 
 create table recodb.post_engagement (
     post_id uuid primary key,

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from recodb import binary_copy
-from recodb.bulkload import bulk_load
+from recodb.bulkload import bulk_load, engagement_suspended
 from recodb.data.dataset import INTERACTION_TYPES, Dataset
 from recodb.errors import RecodbError
 from recodb.training import registry
@@ -74,7 +74,10 @@ def load(
             raise AlreadySeeded(already_seeded_message(found))
         # Models describe the users and posts being replaced: they go too.
         removed = registry.remove_all(conn)
-        with bulk_load(conn, APP_TABLES + TRUTH_TABLES, on_step=step):
+        with (
+            engagement_suspended(conn),
+            bulk_load(conn, APP_TABLES + TRUTH_TABLES + ("recodb.engagement",), on_step=step),
+        ):
             step("users")
             counts["users"] = binary_copy.copy_arrays(
                 conn,
@@ -113,6 +116,8 @@ def load(
             counts["user_interaction"] = _copy_interactions(conn, ds, rows)
             step("ground truth")
             _copy_truth(conn, ds)
+            step("engagement")
+            conn.execute("select recodb.rebuild_engagement()")
     return Loaded(counts, removed)
 
 

@@ -34,7 +34,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from recodb import db, schema
-from recodb.bulkload import bulk_load
+from recodb.bulkload import bulk_load, engagement_suspended
 from recodb.data import importer
 from recodb.data.dataset import FRESHNESS_TAU_US, INTERACTION_TYPES
 from recodb.errors import RecodbError
@@ -150,7 +150,8 @@ def _load_past(
             "not exists (select from {} h where h.user_id = i.user_id and h.post_id = i.post_id)"
         ).format(sql.Identifier(held))
         cut = sql.Literal(split + timedelta(microseconds=1))
-    with dst.transaction(), bulk_load(dst, ("users", "posts", "follows", "user_interaction")):
+    tables = ("users", "posts", "follows", "user_interaction", "recodb.engagement")
+    with dst.transaction(), engagement_suspended(dst), bulk_load(dst, tables):
         _copy_table(
             src, dst,
             sql.SQL("select id, username, external_id, created_at + {} from users").format(shift),
@@ -182,6 +183,7 @@ def _load_past(
             "user_interaction",
             ["id", "user_id", "post_id", "interaction_type", "metadata", "created_at"],
         )  # fmt: skip
+        dst.execute("select recodb.rebuild_engagement()")
 
 
 def _relevant_after(

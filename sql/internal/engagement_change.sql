@@ -13,10 +13,11 @@ as $$
 begin
     if tg_op = 'TRUNCATE' then
         truncate recodb.engagement, recodb.post_engagement, recodb.author_popularity,
-                 recodb.user_recent_likes;
+                 recodb.user_recent_likes, recodb.trending_post;
         return null;
     end if;
-    update recodb.refresh_state set full_needed = true where not full_needed;
+    update recodb.refresh_state set full_needed = true, engagement_stale = true
+    where not (full_needed and engagement_stale);
     return null;
 end
 $$;

@@ -1,6 +1,7 @@
 -- requires: 0008
 -- The counting half of refresh(). With p_from null: a full recompute (recodb.engagement rebuilt
--- from user_interaction, then every count from it). Otherwise only the triples first added by
+-- from user_interaction first when a delete or update made it stale, then every count from
+-- it). Otherwise only the triples first added by
 -- transactions in [p_from, p_upto) are counted in, and those whose time moved in that range
 -- update newest times and recent likes (p_upto: the oldest transaction still running
 -- at the caller's snapshot, so that nothing below it can still arrive and nothing at or above
@@ -18,14 +19,9 @@ set search_path = pg_catalog, recodb, pg_temp
 as $$
 begin
     if p_from is null then
-        -- Rebuilt rows count as old (first_xid 0): counted now, never again. A triple that a
-        -- transaction still running adds keeps its own xid (>= p_upto): counted next time.
-        delete from recodb.engagement;
-        insert into recodb.engagement
-            (post_id, user_id, interaction_type, last_at, first_xid, changed_xid)
-        select i.post_id, i.user_id, i.interaction_type, max(i.created_at), '0'::xid8, '0'::xid8
-        from public.user_interaction i
-        group by i.post_id, i.user_id, i.interaction_type;
+        if (select s.engagement_stale from recodb.refresh_state s) then
+            perform recodb.rebuild_engagement();
+        end if;
         delete from recodb.post_engagement;
         delete from recodb.user_recent_likes;
         update recodb.author_popularity set engagement = 0 where engagement <> 0;
