@@ -292,10 +292,11 @@ CREATE FUNCTION recodb.engagement_change() RETURNS trigger
 begin
     if tg_op = 'TRUNCATE' then
         truncate recodb.engagement, recodb.post_engagement, recodb.author_popularity,
-                 recodb.user_recent_likes;
+                 recodb.user_recent_likes, recodb.trending_post;
         return null;
     end if;
-    update recodb.refresh_state set full_needed = true where not full_needed;
+    update recodb.refresh_state set full_needed = true, engagement_stale = true
+    where not (full_needed and engagement_stale);
     return null;
 end
 $$;
@@ -618,6 +619,23 @@ $$;
 
 COMMENT ON FUNCTION recodb.prune_models(p_keep integer) IS 'Removes model versions beyond the newest p_keep inactive ones; returns their numbers';
 
+CREATE FUNCTION recodb.rebuild_engagement() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+begin
+    delete from recodb.engagement;
+    insert into recodb.engagement
+        (post_id, user_id, interaction_type, last_at, first_xid, changed_xid)
+    select i.post_id, i.user_id, i.interaction_type, max(i.created_at), '0'::xid8, '0'::xid8
+    from public.user_interaction i
+    group by i.post_id, i.user_id, i.interaction_type;
+    update recodb.refresh_state set full_needed = true, engagement_stale = false;
+end
+$$;
+
+COMMENT ON FUNCTION recodb.rebuild_engagement() IS 'Internal: rebuilds recodb.engagement from user_interaction; the next refresh is full';
+
 CREATE FUNCTION recodb.recommend(p_user_id uuid, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0, p_exclude_seen boolean DEFAULT true) RETURNS TABLE(post_id uuid, score double precision, reason text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
@@ -721,15 +739,18 @@ begin
         -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
         update recodb.slate s set precomputed = false where s.user_id = p_user_id;
     end if;
+    if p_exclude_seen then  -- what they touched since the slate was made (usually nothing)
+        select coalesce(array_agg(i.post_id), '{}') into v_exclude
+        from public.user_interaction i
+        where i.user_id = p_user_id and i.created_at >= v_slate.generated_at;
+    end if;
     return query
     select x.post_id, x.score, x.reason
-    from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
+    from unnest(v_slate.post_ids[p_offset + 1:p_offset + p_limit],
+                v_slate.scores[p_offset + 1:p_offset + p_limit],
+                v_slate.reasons[p_offset + 1:p_offset + p_limit])
              with ordinality as x(post_id, score, reason, n)
-    where x.n > p_offset and x.n <= p_offset + p_limit
-      and not (p_exclude_seen and exists (select from public.user_interaction i
-                                          where i.user_id = p_user_id
-                                            and i.created_at >= v_slate.generated_at
-                                            and i.post_id = x.post_id))
+    where x.post_id <> all (v_exclude)
     order by x.n;
 end
 $$;
@@ -742,14 +763,9 @@ CREATE FUNCTION recodb.recount_engagement(p_from xid8, p_weights jsonb, p_upto x
     AS $$
 begin
     if p_from is null then
-        -- Rebuilt rows count as old (first_xid 0): counted now, never again. A triple that a
-        -- transaction still running adds keeps its own xid (>= p_upto): counted next time.
-        delete from recodb.engagement;
-        insert into recodb.engagement
-            (post_id, user_id, interaction_type, last_at, first_xid, changed_xid)
-        select i.post_id, i.user_id, i.interaction_type, max(i.created_at), '0'::xid8, '0'::xid8
-        from public.user_interaction i
-        group by i.post_id, i.user_id, i.interaction_type;
+        if (select s.engagement_stale from recodb.refresh_state s) then
+            perform recodb.rebuild_engagement();
+        end if;
         delete from recodb.post_engagement;
         delete from recodb.user_recent_likes;
         update recodb.author_popularity set engagement = 0 where engagement <> 0;
@@ -1570,12 +1586,13 @@ CREATE TABLE recodb.refresh_state (
     id boolean DEFAULT true NOT NULL,
     engagement_xid xid8 DEFAULT '0'::xid8 NOT NULL,
     full_needed boolean DEFAULT true NOT NULL,
+    engagement_stale boolean DEFAULT false NOT NULL,
     weights jsonb,
     refreshed_at timestamp with time zone,
     CONSTRAINT refresh_state_id_check CHECK (id)
 );
 
-COMMENT ON TABLE recodb.refresh_state IS 'refresh(): triples with first_xid below engagement_xid are counted; full_needed after a delete or update of user_interaction';
+COMMENT ON TABLE recodb.refresh_state IS 'refresh(): triples with first_xid below engagement_xid are counted; full_needed: count everything again; engagement_stale: rebuild engagement first (after a delete or update of user_interaction)';
 
 CREATE TABLE recodb.synthetic_dataset (
     id boolean DEFAULT true NOT NULL,
@@ -1767,6 +1784,8 @@ REVOKE ALL ON FUNCTION recodb.post_vectors(p_from xid8, p_upto xid8, p_limit int
 REVOKE ALL ON FUNCTION recodb.precompute(p_active_days double precision, p_after uuid, p_limit integer, p_modulus integer, p_remainder integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.prune_models(p_keep integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.rebuild_engagement() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.recommend(p_user_id uuid, p_limit integer, p_offset integer, p_exclude_seen boolean) TO recodb_feed_reader;
