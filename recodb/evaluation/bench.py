@@ -79,6 +79,15 @@ def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50)
     return float(np.mean(recalls)) if recalls else float("nan")
 
 
+def data_scale(conn: psycopg.Connection) -> dict[str, int]:
+    """How many users, posts and interactions the database holds (a bench report's title)."""
+    row = conn.execute(
+        "select (select count(*) from users), (select count(*) from posts),"
+        " (select count(*) from user_interaction)"
+    ).fetchone()
+    return dict(zip(("users", "posts", "interactions"), row, strict=True))
+
+
 def run(
     database: db.Database,
     *,
@@ -99,16 +108,7 @@ def run(
         version = registry.active_version(conn)
         if version is None:
             raise RecodbError("no active model: run `recodb train` first")
-        scale = dict(
-            zip(
-                ("users", "posts", "interactions"),
-                conn.execute(
-                    "select (select count(*) from users), (select count(*) from posts),"
-                    " (select count(*) from user_interaction)"
-                ).fetchone(),
-                strict=True,
-            )
-        )
+        scale = data_scale(conn)
         users = [
             r[0]
             for r in conn.execute(

@@ -26,6 +26,7 @@ import httpx
 
 from recodb import db
 from recodb.errors import RecodbError
+from recodb.evaluation.bench import data_scale
 
 Step = Callable[[str], None]
 
@@ -195,16 +196,7 @@ def run(
                 (str(seed), users),
             )
         ]
-        scale = dict(
-            zip(
-                ("users", "posts", "interactions"),
-                conn.execute(
-                    "select (select count(*) from users), (select count(*) from posts),"
-                    " (select count(*) from user_interaction)"
-                ).fetchone(),
-                strict=True,
-            )
-        )
+        scale = data_scale(conn)
         version = conn.execute("select model_version from recodb.serving_status()").fetchone()
     if not sample:
         raise RecodbError("there are no interactions: seed and train first")
