@@ -690,7 +690,8 @@ begin
             from public.user_interaction i where i.user_id = p_user_id;
         end if;
         v_store := v_known and not v_standby
-                   and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint));
+                   and pg_try_advisory_xact_lock(
+                       pg_catalog.hashtextextended(p_user_id::text, 7::bigint));
         if v_slate.user_id is not null and p_offset > 0 then
             -- Continue the slate: what follows ranks after everything it holds.
             select coalesce(array_agg(p.author_id), '{}') into v_placed
@@ -713,7 +714,8 @@ begin
                 v_exclude, '{}', 1, v_settings);
             v_slate := row(p_user_id, v_version, v_next.post_ids, v_next.scores, v_next.reasons,
                            false, now(),
-                           now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
+                           now() + make_interval(
+                               secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         end if;
         if v_store then
             insert into recodb.slate as s
@@ -724,12 +726,12 @@ begin
                     precomputed = false, generated_at = excluded.generated_at,
                     expires_at = excluded.expires_at;
         end if;
-        -- Computed just now: nothing was touched since.
+        -- (A continued slate's stored part may hold posts touched since: left out too.)
         return query
         select x.post_id, x.score, x.reason
         from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
                  with ordinality as x(post_id, score, reason, n)
-        where x.n > p_offset and x.n <= p_offset + p_limit
+        where x.n > p_offset and x.n <= p_offset + p_limit and x.post_id <> all (v_exclude)
         order by x.n;
         return;
     end if;
