@@ -18,7 +18,6 @@ only it changes between runs on different days.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,10 +25,9 @@ import numpy as np
 from faker import Faker
 from faker.providers.lorem.en_US import Provider as LoremProvider
 
+from recodb import Step
 from recodb.data.dataset import DAY_US, FRESHNESS_TAU_US, SECOND_US, Dataset
 from recodb.data.topics import TOPICS
-
-Progress = Callable[[str], None]
 
 
 def random_uuids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -93,7 +91,7 @@ def generate(
     topics: int = 20,
     days: int = 30,
     end: datetime | None = None,
-    progress: Progress | None = None,
+    progress: Step | None = None,
 ) -> Dataset:
     """Generate a dataset; see the module docstring for what is planted."""
     if users < 2 or posts < 1 or interactions < 0:

@@ -7,18 +7,15 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
-from recodb import db
+from recodb import Step, db
 from recodb.errors import RecodbError
 from recodb.training import registry
-
-Step = Callable[[str], None]
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:

@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from recodb import db, schema
+from recodb import Step, db, schema
 from recodb.bulkload import bulk_load, engagement_suspended
 from recodb.data import importer
 from recodb.data.dataset import FRESHNESS_TAU_US, INTERACTION_TYPES
@@ -55,7 +55,6 @@ from recodb.training.matrix import (
 from recodb.training.train import train
 from recodb.training.validation import user_split
 
-Step = Callable[[str], None]
 # (collaborative, content, recency) blends and recency half-lives tried by --tune-blend.
 BLENDS = [
     (0.7, 0.2, 0.1), (0.6, 0.2, 0.2), (0.5, 0.2, 0.3), (0.4, 0.2, 0.4),

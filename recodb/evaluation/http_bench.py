@@ -19,16 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from recodb import db
+from recodb import Step, db
 from recodb.errors import RecodbError
 from recodb.evaluation.bench import data_scale
-
-Step = Callable[[str], None]
 
 # wrk calls request() per request and done() once; done() prints one JSON line we parse.
 LUA = """

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -18,6 +17,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from recodb import Step
 from recodb.errors import RecodbError
 from recodb.training import blend as blending
 from recodb.training import registry
@@ -31,7 +31,6 @@ from recodb.training.matrix import confidence_matrix, read_interactions, read_se
 from recodb.training.tuning import tune
 from recodb.training.validation import Validation
 
-Step = Callable[[str], None]
 TRAIN_LOCK = "recodb.train"
 
 

@@ -62,13 +62,9 @@ begin
         select * into v_next
         from recodb.compute_slate(v_user, v_version, (v_settings ->> 'slate_size')::integer,
                                   v_exclude, '{}', 1, v_settings);
-        insert into recodb.slate as s
-        values (v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
-                now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8))
-        on conflict (user_id) do update
-            set model_version = excluded.model_version, post_ids = excluded.post_ids,
-                scores = excluded.scores, reasons = excluded.reasons, precomputed = true,
-                generated_at = excluded.generated_at, expires_at = excluded.expires_at;
+        perform recodb.store_slate(
+            v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
+            now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         users := users + 1;
     end loop;
     return next;

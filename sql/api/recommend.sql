@@ -107,13 +107,9 @@ begin
                                secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         end if;
         if v_store then
-            insert into recodb.slate as s
-            values (v_slate.*)
-            on conflict (user_id) do update
-                set model_version = excluded.model_version, post_ids = excluded.post_ids,
-                    scores = excluded.scores, reasons = excluded.reasons,
-                    precomputed = false, generated_at = excluded.generated_at,
-                    expires_at = excluded.expires_at;
+            perform recodb.store_slate(p_user_id, v_version, v_slate.post_ids, v_slate.scores,
+                                       v_slate.reasons, false, v_slate.generated_at,
+                                       v_slate.expires_at);
         end if;
         -- (A continued slate's stored part may hold posts touched since: left out too.)
         return query

@@ -564,13 +564,9 @@ begin
         select * into v_next
         from recodb.compute_slate(v_user, v_version, (v_settings ->> 'slate_size')::integer,
                                   v_exclude, '{}', 1, v_settings);
-        insert into recodb.slate as s
-        values (v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
-                now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8))
-        on conflict (user_id) do update
-            set model_version = excluded.model_version, post_ids = excluded.post_ids,
-                scores = excluded.scores, reasons = excluded.reasons, precomputed = true,
-                generated_at = excluded.generated_at, expires_at = excluded.expires_at;
+        perform recodb.store_slate(
+            v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
+            now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         users := users + 1;
     end loop;
     return next;
@@ -718,13 +714,9 @@ begin
                                secs => (v_settings ->> 'slate_ttl_seconds')::float8));
         end if;
         if v_store then
-            insert into recodb.slate as s
-            values (v_slate.*)
-            on conflict (user_id) do update
-                set model_version = excluded.model_version, post_ids = excluded.post_ids,
-                    scores = excluded.scores, reasons = excluded.reasons,
-                    precomputed = false, generated_at = excluded.generated_at,
-                    expires_at = excluded.expires_at;
+            perform recodb.store_slate(p_user_id, v_version, v_slate.post_ids, v_slate.scores,
+                                       v_slate.reasons, false, v_slate.generated_at,
+                                       v_slate.expires_at);
         end if;
         -- (A continued slate's stored part may hold posts touched since: left out too.)
         return query
@@ -1256,6 +1248,23 @@ end
 $_$;
 
 COMMENT ON FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) IS 'Internal: a user''s slate candidates with their source and score parts, each in [0, 1]';
+
+CREATE FUNCTION recodb.store_slate(p_user_id uuid, p_version integer, p_post_ids uuid[], p_scores double precision[], p_reasons text[], p_precomputed boolean, p_generated_at timestamp with time zone, p_expires_at timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    AS $$
+    insert into recodb.slate
+        (user_id, model_version, post_ids, scores, reasons, precomputed, generated_at,
+         expires_at)
+    values (p_user_id, p_version, p_post_ids, p_scores, p_reasons, p_precomputed,
+            p_generated_at, p_expires_at)
+    on conflict (user_id) do update
+        set (model_version, post_ids, scores, reasons, precomputed, generated_at, expires_at)
+          = (excluded.model_version, excluded.post_ids, excluded.scores, excluded.reasons,
+             excluded.precomputed, excluded.generated_at, excluded.expires_at)
+$$;
+
+COMMENT ON FUNCTION recodb.store_slate(p_user_id uuid, p_version integer, p_post_ids uuid[], p_scores double precision[], p_reasons text[], p_precomputed boolean, p_generated_at timestamp with time zone, p_expires_at timestamp with time zone) IS 'Internal: stores a slate, replacing the user''s previous one';
 
 CREATE FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1818,6 +1827,8 @@ GRANT ALL ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) TO r
 GRANT ALL ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) TO recodb_tracker;
 
 REVOKE ALL ON FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.store_slate(p_user_id uuid, p_version integer, p_post_ids uuid[], p_scores double precision[], p_reasons text[], p_precomputed boolean, p_generated_at timestamp with time zone, p_expires_at timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb) TO recodb_tracker;
