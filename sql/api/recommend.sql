@@ -28,6 +28,7 @@ language plpgsql
 volatile
 security definer
 set search_path = pg_catalog, recodb, pg_temp
+set plan_cache_mode = force_generic_plan  -- plans kept per connection, see slate_parts
 as $$
 declare
     v_settings jsonb;

@@ -17,11 +17,11 @@
 --                  source brought: the top of trending_post, so any other post's part is below
 --                  the smallest of theirs and counts as 0)
 --   following      1 when the user follows its author
--- Only the probes of the model's vector tables are dynamic SQL (they must name a version's
--- tables); everything else is planned once per connection. Each candidate costs one primary-key
--- lookup (its vectors, author and time live in the version's post table; only posts the model
--- has no row for are looked up in `posts`): the lookups, not the HNSW probes, were most of a
--- fresh slate's time.
+-- Only the statements on the model's vector tables are dynamic SQL (they must name a version's
+-- tables); everything else is planned once per connection. The two post probes return what the
+-- scoring needs of each post they find (its vectors' agreement with the user's, its author and
+-- time); every other candidate costs one primary-key lookup in the version's post table (only
+-- posts the model has no row for are looked up in `posts`).
 create or replace function recodb.slate_parts(
     p_user_id uuid,
     p_version integer,
@@ -48,6 +48,8 @@ set search_path = pg_catalog, recodb, pg_temp
 -- recall of these settings against an exact scan.
 set hnsw.ef_search = 60
 set hnsw.iterative_scan = relaxed_order
+-- Static statements keep one plan per connection (planning was a tenth of a fresh slate).
+set plan_cache_mode = force_generic_plan
 as $$
 declare
     v_per_source integer := (p_settings ->> 'candidates_per_source')::integer;
@@ -68,6 +70,11 @@ declare
     v_contents double precision[] := '{}';
     v_authors uuid[] := '{}';
     v_created timestamptz[] := '{}';
+    v_more uuid[];
+    v_more_ips double precision[];
+    v_more_contents double precision[];
+    v_more_authors uuid[];
+    v_more_created timestamptz[];
 begin
     if p_version is not null then
         v_posts := recodb.model_table_name('post', p_version);
@@ -75,11 +82,18 @@ begin
         select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
     end if;
     if p_cf is not null then
+        -- A probe returns what the scoring needs of each post it finds: no lookup later.
         execute format(
-            'select array_agg(x.post_id) from (select v.post_id from %s v'
-            ' where v.cf is not null and v.post_id <> all ($2)'
-            ' order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
-        into v_nearest using p_cf, p_exclude, v_per_source;
+            'select array_agg(x.post_id), array_agg(x.ip), array_agg(x.content),'
+            '       array_agg(x.author_id), array_agg(x.created_at)'
+            ' from (select v.post_id, -(v.cf OPERATOR(public.<#>) $1) as ip,'
+            '              1 - (v.content OPERATOR(public.<=>) $4) as content, v.author_id,'
+            '              v.created_at'
+            '       from %s v where v.cf is not null and v.post_id <> all ($2)'
+            '       order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
+        into v_nearest, v_ips, v_contents, v_authors, v_created
+        using p_cf, p_exclude, v_per_source, p_content;
+        v_found := coalesce(v_nearest, '{}');
         execute format(
             'select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)'
             ' from (select u.user_id, u.cf OPERATOR(public.<=>) $1 as d from %s u'
@@ -89,10 +103,23 @@ begin
     end if;
     if p_content is not null then
         execute format(
-            'select array_agg(x.post_id) from (select v.post_id from %s v'
-            ' where v.content is not null and v.post_id <> all ($2)'
-            ' order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
-        into v_similar using p_content, p_exclude, v_per_source;
+            'select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),'
+            '       array_agg(x.ip) filter (where x.new),'
+            '       array_agg(x.content) filter (where x.new),'
+            '       array_agg(x.author_id) filter (where x.new),'
+            '       array_agg(x.created_at) filter (where x.new)'
+            ' from (select v.post_id, -(v.cf OPERATOR(public.<#>) $4) as ip,'
+            '              1 - (v.content OPERATOR(public.<=>) $1) as content, v.author_id,'
+            '              v.created_at, v.post_id <> all ($5) as new'
+            '       from %s v where v.content is not null and v.post_id <> all ($2)'
+            '       order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
+        into v_similar, v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
+        using p_content, p_exclude, v_per_source, p_cf, v_found;
+        v_found := v_found || coalesce(v_more, '{}');
+        v_ips := v_ips || v_more_ips;
+        v_contents := v_contents || v_more_contents;
+        v_authors := v_authors || v_more_authors;
+        v_created := v_created || v_more_created;
     end if;
     select coalesce(array_agg(f.followee_id), '{}') into v_followed
     from public.follows f where f.follower_id = p_user_id;
@@ -143,14 +170,21 @@ begin
     ) c
     group by c.post_id) g;
 
-    -- One lookup per candidate: its vectors' agreement with the user's, its author and time.
-    if p_version is not null then
+    -- One lookup per candidate the probes did not bring: its vectors' agreement with the
+    -- user's, its author and time.
+    if p_version is not null and cardinality(v_ids) > cardinality(v_found) then
         execute format(
             'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
             '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
             '       array_agg(v.author_id), array_agg(v.created_at)'
-            ' from %s v where v.post_id = any ($1)', v_posts)
-        into v_found, v_ips, v_contents, v_authors, v_created using v_ids, p_cf, p_content;
+            ' from %s v where v.post_id = any ($1) and v.post_id <> all ($4)', v_posts)
+        into v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
+        using v_ids, p_cf, p_content, v_found;
+        v_found := v_found || coalesce(v_more, '{}');
+        v_ips := v_ips || v_more_ips;
+        v_contents := v_contents || v_more_contents;
+        v_authors := v_authors || v_more_authors;
+        v_created := v_created || v_more_created;
     end if;
     -- Posts the model has no row for yet (written since refresh last ran, or no model at all).
     if coalesce(cardinality(v_found), 0) < coalesce(cardinality(v_ids), 0) then

@@ -19,6 +19,7 @@ create or replace function recodb.user_taste(
 language plpgsql
 stable
 set search_path = pg_catalog, recodb, pg_temp
+set plan_cache_mode = force_generic_plan  -- plans kept per connection, see slate_parts
 as $$
 declare
     v_model recodb.model;

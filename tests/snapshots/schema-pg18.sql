@@ -42,6 +42,7 @@ COMMENT ON FUNCTION recodb.activate_model(p_version integer) IS 'Activates model
 CREATE FUNCTION recodb.compute_slate(p_user_id uuid, p_version integer, p_count integer, p_exclude uuid[], p_placed uuid[], p_ceiling double precision, p_settings jsonb, OUT post_ids uuid[], OUT scores double precision[], OUT reasons text[]) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
     v_cf public.vector;
@@ -635,6 +636,7 @@ COMMENT ON FUNCTION recodb.rebuild_engagement() IS 'Internal: rebuilds recodb.en
 CREATE FUNCTION recodb.recommend(p_user_id uuid, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0, p_exclude_seen boolean DEFAULT true) RETURNS TABLE(post_id uuid, score double precision, reason text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 declare
     v_settings jsonb;
@@ -1101,6 +1103,7 @@ CREATE FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf publi
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     SET "hnsw.ef_search" TO '60'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
 declare
     v_per_source integer := (p_settings ->> 'candidates_per_source')::integer;
@@ -1121,6 +1124,11 @@ declare
     v_contents double precision[] := '{}';
     v_authors uuid[] := '{}';
     v_created timestamptz[] := '{}';
+    v_more uuid[];
+    v_more_ips double precision[];
+    v_more_contents double precision[];
+    v_more_authors uuid[];
+    v_more_created timestamptz[];
 begin
     if p_version is not null then
         v_posts := recodb.model_table_name('post', p_version);
@@ -1128,11 +1136,18 @@ begin
         select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
     end if;
     if p_cf is not null then
+        -- A probe returns what the scoring needs of each post it finds: no lookup later.
         execute format(
-            'select array_agg(x.post_id) from (select v.post_id from %s v'
-            ' where v.cf is not null and v.post_id <> all ($2)'
-            ' order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
-        into v_nearest using p_cf, p_exclude, v_per_source;
+            'select array_agg(x.post_id), array_agg(x.ip), array_agg(x.content),'
+            '       array_agg(x.author_id), array_agg(x.created_at)'
+            ' from (select v.post_id, -(v.cf OPERATOR(public.<#>) $1) as ip,'
+            '              1 - (v.content OPERATOR(public.<=>) $4) as content, v.author_id,'
+            '              v.created_at'
+            '       from %s v where v.cf is not null and v.post_id <> all ($2)'
+            '       order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
+        into v_nearest, v_ips, v_contents, v_authors, v_created
+        using p_cf, p_exclude, v_per_source, p_content;
+        v_found := coalesce(v_nearest, '{}');
         execute format(
             'select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)'
             ' from (select u.user_id, u.cf OPERATOR(public.<=>) $1 as d from %s u'
@@ -1142,10 +1157,23 @@ begin
     end if;
     if p_content is not null then
         execute format(
-            'select array_agg(x.post_id) from (select v.post_id from %s v'
-            ' where v.content is not null and v.post_id <> all ($2)'
-            ' order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
-        into v_similar using p_content, p_exclude, v_per_source;
+            'select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),'
+            '       array_agg(x.ip) filter (where x.new),'
+            '       array_agg(x.content) filter (where x.new),'
+            '       array_agg(x.author_id) filter (where x.new),'
+            '       array_agg(x.created_at) filter (where x.new)'
+            ' from (select v.post_id, -(v.cf OPERATOR(public.<#>) $4) as ip,'
+            '              1 - (v.content OPERATOR(public.<=>) $1) as content, v.author_id,'
+            '              v.created_at, v.post_id <> all ($5) as new'
+            '       from %s v where v.content is not null and v.post_id <> all ($2)'
+            '       order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
+        into v_similar, v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
+        using p_content, p_exclude, v_per_source, p_cf, v_found;
+        v_found := v_found || coalesce(v_more, '{}');
+        v_ips := v_ips || v_more_ips;
+        v_contents := v_contents || v_more_contents;
+        v_authors := v_authors || v_more_authors;
+        v_created := v_created || v_more_created;
     end if;
     select coalesce(array_agg(f.followee_id), '{}') into v_followed
     from public.follows f where f.follower_id = p_user_id;
@@ -1196,14 +1224,21 @@ begin
     ) c
     group by c.post_id) g;
 
-    -- One lookup per candidate: its vectors' agreement with the user's, its author and time.
-    if p_version is not null then
+    -- One lookup per candidate the probes did not bring: its vectors' agreement with the
+    -- user's, its author and time.
+    if p_version is not null and cardinality(v_ids) > cardinality(v_found) then
         execute format(
             'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
             '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
             '       array_agg(v.author_id), array_agg(v.created_at)'
-            ' from %s v where v.post_id = any ($1)', v_posts)
-        into v_found, v_ips, v_contents, v_authors, v_created using v_ids, p_cf, p_content;
+            ' from %s v where v.post_id = any ($1) and v.post_id <> all ($4)', v_posts)
+        into v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
+        using v_ids, p_cf, p_content, v_found;
+        v_found := v_found || coalesce(v_more, '{}');
+        v_ips := v_ips || v_more_ips;
+        v_contents := v_contents || v_more_contents;
+        v_authors := v_authors || v_more_authors;
+        v_created := v_created || v_more_created;
     end if;
     -- Posts the model has no row for yet (written since refresh last ran, or no model at all).
     if coalesce(cardinality(v_found), 0) < coalesce(cardinality(v_ids), 0) then
@@ -1335,6 +1370,7 @@ COMMENT ON FUNCTION recodb.trending(p_limit integer, p_offset integer) IS 'Trend
 CREATE FUNCTION recodb.user_taste(p_user_id uuid, p_version integer, p_weights jsonb, OUT cf public.vector, OUT content public.vector) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
 declare
     v_model recodb.model;
