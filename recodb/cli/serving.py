@@ -303,6 +303,7 @@ def bench_command(
         "similar_posts",
         "recommend_during_refresh",
         "recommend_standby",
+        "recommend_standby_stored",
         "recommend_concurrent",
     ):
         if name not in report:

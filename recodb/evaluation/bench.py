@@ -98,7 +98,8 @@ def run(
     """Measure the current database's active model. Returns a JSON-able report.
 
     With `clients`, also fresh slates from that many concurrent clients for `seconds` (pgbench);
-    with `standby_url`, fresh slates computed on that hot standby of this database.
+    with `standby_url`, first pages on that hot standby of this database (computed there, and
+    read from the slates the primary stored).
     """
     step = on_step or (lambda _: None)
     with database.connect(autocommit=True) as conn:
@@ -155,12 +156,7 @@ def run(
     during, errors = _readers_during_refresh(database, users[:200])
     extra: dict[str, Any] = {}
     if standby_url:
-        step(f"recommend on the standby ({len(users)} users)")
-        with psycopg.connect(standby_url, autocommit=True) as conn:
-            _timed(conn, "select * from recodb.recommend(%s, 50)", [(u,) for u in users[:50]])
-            extra["recommend_standby"] = _summary(
-                _timed(conn, "select * from recodb.recommend(%s, 50, 0)", [(u,) for u in users])
-            )
+        extra |= _standby(database, standby_url, users, step)
     if clients:
         step(f"fresh slates, {clients} clients for {seconds:g} s (pgbench)")
         extra["recommend_concurrent"] = concurrent_fresh(database, users, clients, seconds)
@@ -178,6 +174,38 @@ def run(
         "ann_recall_at_50": round(recall, 4),
         "hnsw_settings": hnsw_settings_used,
     }
+
+
+def _standby(database: db.Database, standby_url: str, users: list, step: Step) -> dict:
+    """First pages on a hot standby: computed there (the users have no slate), then read from
+    the slates the primary stored (as `recodb precompute` leaves them)."""
+    page = "select * from recodb.recommend(%s, 50, 0)"
+    with (
+        database.connect(autocommit=True) as primary,
+        psycopg.connect(standby_url, autocommit=True) as conn,
+    ):
+        primary.execute("delete from recodb.slate where user_id = any(%s)", (users,))
+        _wait_for_replay(primary, conn)
+        step(f"recommend on the standby, computed ({len(users)} users)")
+        _timed(conn, page, [(u,) for u in users[:50]])
+        computed = _timed(conn, page, [(u,) for u in users])
+        step("recommend on the standby, slates the primary stored")
+        _timed(primary, page, [(u,) for u in users])
+        _wait_for_replay(primary, conn)
+        stored = _timed(conn, page, [(u,) for u in users])
+    return {"recommend_standby": _summary(computed), "recommend_standby_stored": _summary(stored)}
+
+
+def _wait_for_replay(primary: psycopg.Connection, standby: psycopg.Connection) -> None:
+    """Until the standby has replayed everything the primary wrote so far (60 s at most)."""
+    written = primary.execute("select pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + 60
+    while not standby.execute(
+        "select pg_last_wal_replay_lsn() >= %s::pg_lsn", (written,)
+    ).fetchone()[0]:
+        if time.monotonic() > deadline:
+            raise RecodbError("the standby is more than 60 s behind the primary")
+        time.sleep(0.05)
 
 
 def _readers_during_refresh(database: db.Database, users: list) -> tuple[list[float], int]:

@@ -12,8 +12,10 @@
 -- It never waits on another session: the slate is written under a per-user advisory lock taken
 -- without waiting; when another session holds it (say a client that left a transaction open),
 -- the page is computed and served without storing. On a hot standby nothing is stored either:
--- the page is computed from the same deterministic ranking, so offsets stay consistent while
--- the data is unchanged.
+-- it serves the slate the primary stored for the user, first page included, until it expires or
+-- the primary replaces it (so a standby's pages never mix two slates), and computes the page
+-- from the same deterministic ranking when there is none, so offsets stay consistent while the
+-- data is unchanged.
 --
 -- An id that is not in `users` (a user who just signed up, on a replica that lags) gets the
 -- cold-start feed: trending, then fresh posts; nothing is stored for it.
@@ -64,14 +66,17 @@ begin
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     v_standby := pg_is_in_recovery();
-    if not v_standby then  -- unlogged: a standby can't read it (nor write it)
+    -- A standby reads the slates the primary stored (logged from revision 0009 on).
+    if not v_standby
+       or (select c.relpersistence = 'p' from pg_catalog.pg_class c
+           where c.oid = 'recodb.slate'::regclass) then
         select s.* into v_slate
         from recodb.slate s
         where s.user_id = p_user_id and s.expires_at > now()
           and s.model_version is not distinct from v_version;
     end if;
 
-    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
+    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed and not v_standby)
        or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
         select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
         v_known := exists (select from public.users u where u.id = p_user_id);
@@ -122,7 +127,7 @@ begin
         return;
     end if;
 
-    if p_offset = 0 and v_slate.precomputed
+    if p_offset = 0 and v_slate.precomputed and not v_standby
        and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint)) then
         -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
         update recodb.slate s set precomputed = false where s.user_id = p_user_id;

@@ -672,14 +672,17 @@ begin
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     v_standby := pg_is_in_recovery();
-    if not v_standby then  -- unlogged: a standby can't read it (nor write it)
+    -- A standby reads the slates the primary stored (logged from revision 0009 on).
+    if not v_standby
+       or (select c.relpersistence = 'p' from pg_catalog.pg_class c
+           where c.oid = 'recodb.slate'::regclass) then
         select s.* into v_slate
         from recodb.slate s
         where s.user_id = p_user_id and s.expires_at > now()
           and s.model_version is not distinct from v_version;
     end if;
 
-    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
+    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed and not v_standby)
        or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
         select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
         v_known := exists (select from public.users u where u.id = p_user_id);
@@ -730,7 +733,7 @@ begin
         return;
     end if;
 
-    if p_offset = 0 and v_slate.precomputed
+    if p_offset = 0 and v_slate.precomputed and not v_standby
        and pg_try_advisory_xact_lock(pg_catalog.hashtextextended(p_user_id::text, 7::bigint)) then
         -- A precomputed slate serves its first page once; the next offset 0 is a new slate.
         update recodb.slate s set precomputed = false where s.user_id = p_user_id;
@@ -1475,7 +1478,7 @@ CREATE TABLE public.user_interaction (
     CONSTRAINT user_interaction_type_check CHECK (((interaction_type)::text = ANY ((ARRAY['view'::character varying, 'click'::character varying, 'like'::character varying, 'comment'::character varying, 'share'::character varying])::text[])))
 );
 
-CREATE UNLOGGED TABLE recodb.slate (
+CREATE TABLE recodb.slate (
     user_id uuid NOT NULL,
     model_version integer,
     post_ids uuid[] NOT NULL,
@@ -1486,7 +1489,7 @@ CREATE UNLOGGED TABLE recodb.slate (
     expires_at timestamp with time zone NOT NULL
 );
 
-COMMENT ON TABLE recodb.slate IS 'One feed slate per user, best first (recommend() computes and stores it; later pages read it). Unlogged and without foreign keys: a lost slate is recomputed';
+COMMENT ON TABLE recodb.slate IS 'One feed slate per user, best first (recommend() computes and stores it; later pages read it). Logged, so that hot standbys read it too; without foreign keys: a slate is a cache';
 
 CREATE VIEW public.user_recommendation AS
  SELECT (md5(((s.user_id)::text || (p.post_id)::text)))::uuid AS id,
