@@ -337,3 +337,30 @@ def test_precomputed_slates_serve_the_first_page_once(served: psycopg.Connection
     # The next offset 0 is a new slate, computed now, without the touched post.
     fresh = _feed(served, user, 10)
     assert len(fresh) == 10 and touched not in {r[0] for r in fresh}
+
+
+def test_the_recall_measure_compares_the_index_with_a_scan(served: psycopg.Connection) -> None:
+    """bench's ANN recall: the approximate side is answered by the HNSW index, the exact side
+    by a scan (an ORDER BY on a joined column once made both a scan, and recall 1.00)."""
+    from recodb.evaluation import bench
+
+    user = _users(served, 1)[0]
+    cf, content = served.execute(
+        "select cf::text, content::text from recodb.user_vector_v1 where user_id = %s", (user,)
+    ).fetchone()
+    for kind, vector, index in (("inner_product", cf, "cf_ip"), ("content", content, "content")):
+        query = bench.probe_query(served, 1, kind)
+        args = {"v": vector, "seen": [], "k": 50}
+        with served.transaction():
+            plan = "\n".join(
+                r[0] for r in served.execute(b"explain " + query.as_bytes(served), args)
+            )
+            assert f"post_vector_v1_{index}" in plan
+            served.execute("set local enable_indexscan = off")
+            plan = "\n".join(
+                r[0] for r in served.execute(b"explain " + query.as_bytes(served), args)
+            )
+            assert "Seq Scan" in plan
+    recall = bench.ann_recall(served, 1, _users(served, 5))
+    assert set(recall) == {"inner_product", "content"}
+    assert all(0 < r <= 1 for r in recall.values())

@@ -318,7 +318,10 @@ def bench_command(
     console.print(
         f"refresh: median {report['refresh_seconds']['median']:.2f} s; "
         f"errors while refreshing: {report['recommend_during_refresh']['errors']}; "
-        f"ANN recall@50 vs exact: {report['ann_recall_at_50']:.4f}"
+        "ANN recall@50 vs exact: "
+        + ", ".join(
+            f"{kind.replace('_', ' ')} {r:.4f}" for kind, r in report["ann_recall_at_50"].items()
+        )
     )
     if "recommend_concurrent" in report:
         r = report["recommend_concurrent"]

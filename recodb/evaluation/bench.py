@@ -50,30 +50,62 @@ def hnsw_settings(conn: psycopg.Connection) -> dict[str, str]:
     return {k: v for k, v in pairs if k.startswith("hnsw.")}
 
 
-def ann_recall(conn: psycopg.Connection, version: int, users: list, k: int = 50) -> float:
-    """Mean overlap of recommend()'s nearest-post candidates (HNSW, with the scoring
-    function's own settings) with the exact top k by inner product (a sequential scan), seen
-    posts excluded from both."""
-    query = sql.SQL(
-        "select v.post_id from {} v, {} u where u.user_id = %(user)s"
-        " and v.cf is not null and v.post_id <> all (array(select i.post_id"
-        " from user_interaction i where i.user_id = %(user)s)) order by v.cf <#> u.cf limit %(k)s"
+# The two probes of a fresh slate: (vector column, pgvector operator), as slate_parts() runs them.
+PROBES = {"inner_product": ("cf", "<#>"), "content": ("content", "<=>")}
+
+
+def probe_query(conn: psycopg.Connection, version: int, kind: str) -> sql.Composed:
+    """A fresh slate's probe of the version's posts: the nearest to the vector %(v)s, seen posts
+    %(seen)s left out, %(k)s of them (the HNSW index answers it unless index scans are off)."""
+    column, operator = PROBES[kind]
+    return sql.SQL(
+        "select v.post_id from {posts} v where v.{col} is not null"
+        " and v.post_id <> all (%(seen)s) order by v.{col} {op} %(v)s::public.vector limit %(k)s"
     ).format(
-        registry.model_table(conn, "post", version), registry.model_table(conn, "user", version)
+        posts=registry.model_table(conn, "post", version),
+        col=sql.Identifier(column),
+        op=sql.SQL(operator),
     )
-    recalls = []
+
+
+def ann_recall(
+    conn: psycopg.Connection, version: int, users: list, k: int = 50
+) -> dict[str, float]:
+    """Per probe (inner product, content): the mean share of the exact k nearest posts (a
+    sequential scan) that the HNSW probe finds, with the scoring function's own settings, seen
+    posts excluded from both. The user's vector is a parameter, as in slate_parts(): an
+    ORDER BY on a joined column would not use the index and would compare the scan with
+    itself."""
     settings = hnsw_settings(conn)
+    recalls: dict[str, list[float]] = {kind: [] for kind in PROBES}
+    users_table = registry.model_table(conn, "user", version)
     for user in users:
-        with conn.transaction():
-            for name, value in settings.items():
-                conn.execute("select set_config(%s, %s, true)", (name, value))
-            approx = {r[0] for r in conn.execute(query, {"user": user, "k": k})}
-            conn.execute("set local enable_indexscan = off")
-            conn.execute("set local enable_bitmapscan = off")
-            exact = {r[0] for r in conn.execute(query, {"user": user, "k": k})}
-        if exact:
-            recalls.append(len(approx & exact) / len(exact))
-    return float(np.mean(recalls)) if recalls else float("nan")
+        cf, content = conn.execute(
+            sql.SQL("select cf::text, content::text from {} where user_id = %s").format(
+                users_table
+            ),
+            (user,),
+        ).fetchone()
+        seen = [
+            r[0]
+            for r in conn.execute(
+                "select distinct post_id from user_interaction where user_id = %s", (user,)
+            )
+        ]
+        for kind, vector in (("inner_product", cf), ("content", content)):
+            if vector is None:
+                continue
+            query = probe_query(conn, version, kind)
+            args = {"v": vector, "seen": seen, "k": k}
+            with conn.transaction():
+                for name, value in settings.items():
+                    conn.execute("select set_config(%s, %s, true)", (name, value))
+                approx = {r[0] for r in conn.execute(query, args)}
+                conn.execute("set local enable_indexscan = off")
+                exact = {r[0] for r in conn.execute(query, args)}
+            if exact:
+                recalls[kind].append(len(approx & exact) / len(exact))
+    return {kind: float(np.mean(r)) if r else float("nan") for kind, r in recalls.items()}
 
 
 def data_scale(conn: psycopg.Connection) -> dict[str, int]:
@@ -171,7 +203,7 @@ def run(
             "runs": [round(s, 3) for s in refresh],
         },
         "recommend_during_refresh": _summary(during) | {"errors": errors},
-        "ann_recall_at_50": round(recall, 4),
+        "ann_recall_at_50": {kind: round(r, 4) for kind, r in recall.items()},
         "hnsw_settings": hnsw_settings_used,
     }
 
