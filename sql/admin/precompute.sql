@@ -6,7 +6,8 @@
 -- are left out of each page. Users are taken in user_id order from p_after (exclusive), at most
 -- p_limit of them, so that callers can split the work into batches and commit between them
 -- (`recodb precompute` does, on several connections). A user whose slate another session holds
--- is skipped. Returns (users, last user_id).
+-- is skipped. Each slate is also copied to recodb.replica_slate, which replicates (recodb.slate
+-- is unlogged), so that hot standbys serve it too. Returns (users, last user_id).
 create or replace function recodb.precompute(
     p_active_days double precision default 7,
     p_after uuid default null,
@@ -25,6 +26,7 @@ declare
     v_user uuid;
     v_exclude uuid[];
     v_next record;
+    v_replicas boolean := pg_catalog.to_regclass('recodb.replica_slate') is not null;  -- 0009
 begin
     if p_active_days is null or p_active_days <= 0 then
         raise exception 'p_active_days must be > 0, got %', p_active_days using errcode = '22023';
@@ -65,6 +67,17 @@ begin
         perform recodb.store_slate(
             v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
             now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
+        if v_replicas then  -- the logged copy hot standbys serve
+            insert into recodb.replica_slate as r
+                (user_id, model_version, post_ids, scores, reasons, generated_at, expires_at)
+            select s.user_id, s.model_version, s.post_ids, s.scores, s.reasons, s.generated_at,
+                   s.expires_at
+            from recodb.slate s where s.user_id = v_user
+            on conflict (user_id) do update
+                set (model_version, post_ids, scores, reasons, generated_at, expires_at)
+                  = (excluded.model_version, excluded.post_ids, excluded.scores,
+                     excluded.reasons, excluded.generated_at, excluded.expires_at);
+        end if;
         users := users + 1;
     end loop;
     return next;

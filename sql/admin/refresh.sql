@@ -81,6 +81,11 @@ begin
     delete from recodb.slate s
     where s.user_id in (select e.user_id from recodb.slate e where e.expires_at <= now()
                         for update skip locked);
+    if pg_catalog.to_regclass('recodb.replica_slate') is not null then  -- from 0009 on
+        delete from recodb.replica_slate r
+        where r.user_id in (select e.user_id from recodb.replica_slate e
+                            where e.expires_at <= now() for update skip locked);
+    end if;
     step := 'expired slates';
     seconds := extract(epoch from clock_timestamp() - v_started);
     return next;

@@ -12,10 +12,11 @@
 -- It never waits on another session: the slate is written under a per-user advisory lock taken
 -- without waiting; when another session holds it (say a client that left a transaction open),
 -- the page is computed and served without storing. On a hot standby nothing is stored either:
--- it serves the slate the primary stored for the user, first page included, until it expires or
--- the primary replaces it (so a standby's pages never mix two slates), and computes the page
--- from the same deterministic ranking when there is none, so offsets stay consistent while the
--- data is unchanged.
+-- it serves the slate `recodb precompute` left for the user on the primary (recodb.replica_slate,
+-- logged so that it replicates), first page included, until it expires or the next precompute
+-- replaces it (so a standby's pages never mix two slates), and computes the page from the same
+-- deterministic ranking when there is none, so offsets stay consistent while the data is
+-- unchanged.
 --
 -- An id that is not in `users` (a user who just signed up, on a replica that lags) gets the
 -- cold-start feed: trending, then fresh posts; nothing is stored for it.
@@ -66,14 +67,19 @@ begin
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     v_standby := pg_is_in_recovery();
-    -- A standby reads the slates the primary stored (logged from revision 0009 on).
-    if not v_standby
-       or (select c.relpersistence = 'p' from pg_catalog.pg_class c
-           where c.oid = 'recodb.slate'::regclass) then
+    if not v_standby then
         select s.* into v_slate
         from recodb.slate s
         where s.user_id = p_user_id and s.expires_at > now()
           and s.model_version is not distinct from v_version;
+    elsif pg_catalog.to_regclass('recodb.replica_slate') is not null then  -- from 0009 on
+        -- recodb.slate is unlogged (the primary's alone); precompute's copy replicates.
+        select r.user_id, r.model_version, r.post_ids, r.scores, r.reasons, true,
+               r.generated_at, r.expires_at
+        into v_slate
+        from recodb.replica_slate r
+        where r.user_id = p_user_id and r.expires_at > now()
+          and r.model_version is not distinct from v_version;
     end if;
 
     if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed and not v_standby)

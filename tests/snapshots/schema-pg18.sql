@@ -528,6 +528,7 @@ declare
     v_user uuid;
     v_exclude uuid[];
     v_next record;
+    v_replicas boolean := pg_catalog.to_regclass('recodb.replica_slate') is not null;  -- 0009
 begin
     if p_active_days is null or p_active_days <= 0 then
         raise exception 'p_active_days must be > 0, got %', p_active_days using errcode = '22023';
@@ -568,6 +569,17 @@ begin
         perform recodb.store_slate(
             v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
             now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
+        if v_replicas then  -- the logged copy hot standbys serve
+            insert into recodb.replica_slate as r
+                (user_id, model_version, post_ids, scores, reasons, generated_at, expires_at)
+            select s.user_id, s.model_version, s.post_ids, s.scores, s.reasons, s.generated_at,
+                   s.expires_at
+            from recodb.slate s where s.user_id = v_user
+            on conflict (user_id) do update
+                set (model_version, post_ids, scores, reasons, generated_at, expires_at)
+                  = (excluded.model_version, excluded.post_ids, excluded.scores,
+                     excluded.reasons, excluded.generated_at, excluded.expires_at);
+        end if;
         users := users + 1;
     end loop;
     return next;
@@ -672,14 +684,19 @@ begin
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     v_standby := pg_is_in_recovery();
-    -- A standby reads the slates the primary stored (logged from revision 0009 on).
-    if not v_standby
-       or (select c.relpersistence = 'p' from pg_catalog.pg_class c
-           where c.oid = 'recodb.slate'::regclass) then
+    if not v_standby then
         select s.* into v_slate
         from recodb.slate s
         where s.user_id = p_user_id and s.expires_at > now()
           and s.model_version is not distinct from v_version;
+    elsif pg_catalog.to_regclass('recodb.replica_slate') is not null then  -- from 0009 on
+        -- recodb.slate is unlogged (the primary's alone); precompute's copy replicates.
+        select r.user_id, r.model_version, r.post_ids, r.scores, r.reasons, true,
+               r.generated_at, r.expires_at
+        into v_slate
+        from recodb.replica_slate r
+        where r.user_id = p_user_id and r.expires_at > now()
+          and r.model_version is not distinct from v_version;
     end if;
 
     if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed and not v_standby)
@@ -915,6 +932,11 @@ begin
     delete from recodb.slate s
     where s.user_id in (select e.user_id from recodb.slate e where e.expires_at <= now()
                         for update skip locked);
+    if pg_catalog.to_regclass('recodb.replica_slate') is not null then  -- from 0009 on
+        delete from recodb.replica_slate r
+        where r.user_id in (select e.user_id from recodb.replica_slate e
+                            where e.expires_at <= now() for update skip locked);
+    end if;
     step := 'expired slates';
     seconds := extract(epoch from clock_timestamp() - v_started);
     return next;
@@ -1478,7 +1500,7 @@ CREATE TABLE public.user_interaction (
     CONSTRAINT user_interaction_type_check CHECK (((interaction_type)::text = ANY ((ARRAY['view'::character varying, 'click'::character varying, 'like'::character varying, 'comment'::character varying, 'share'::character varying])::text[])))
 );
 
-CREATE TABLE recodb.slate (
+CREATE UNLOGGED TABLE recodb.slate (
     user_id uuid NOT NULL,
     model_version integer,
     post_ids uuid[] NOT NULL,
@@ -1489,7 +1511,7 @@ CREATE TABLE recodb.slate (
     expires_at timestamp with time zone NOT NULL
 );
 
-COMMENT ON TABLE recodb.slate IS 'One feed slate per user, best first (recommend() computes and stores it; later pages read it). Logged, so that hot standbys read it too; without foreign keys: a slate is a cache';
+COMMENT ON TABLE recodb.slate IS 'One feed slate per user, best first (recommend() computes and stores it; later pages read it). Unlogged and without foreign keys: a lost slate is recomputed';
 
 CREATE VIEW public.user_recommendation AS
  SELECT (md5(((s.user_id)::text || (p.post_id)::text)))::uuid AS id,
@@ -1644,6 +1666,18 @@ CREATE TABLE recodb.refresh_state (
 
 COMMENT ON TABLE recodb.refresh_state IS 'refresh(): triples with first_xid below engagement_xid are counted; full_needed: count everything again; engagement_stale: rebuild engagement first (after a delete or update of user_interaction)';
 
+CREATE TABLE recodb.replica_slate (
+    user_id uuid NOT NULL,
+    model_version integer,
+    post_ids uuid[] NOT NULL,
+    scores double precision[] NOT NULL,
+    reasons text[] NOT NULL,
+    generated_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+COMMENT ON TABLE recodb.replica_slate IS 'The slates recodb.precompute() stored, logged so that hot standbys serve them; the primary serves from recodb.slate';
+
 CREATE TABLE recodb.synthetic_dataset (
     id boolean DEFAULT true NOT NULL,
     params jsonb NOT NULL,
@@ -1713,6 +1747,9 @@ ALTER TABLE ONLY recodb.post_engagement
 ALTER TABLE ONLY recodb.refresh_state
     ADD CONSTRAINT refresh_state_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY recodb.replica_slate
+    ADD CONSTRAINT replica_slate_pkey PRIMARY KEY (user_id);
+
 ALTER TABLE ONLY recodb.setting
     ADD CONSTRAINT setting_pkey PRIMARY KEY (key);
 
@@ -1765,6 +1802,8 @@ CREATE INDEX fresh_post_popularity ON recodb.fresh_post USING btree (popularity 
 CREATE UNIQUE INDEX fresh_post_post_id ON recodb.fresh_post USING btree (post_id);
 
 CREATE UNIQUE INDEX model_single_active ON recodb.model USING btree ((true)) WHERE (status = 'active'::text);
+
+CREATE INDEX replica_slate_expires_at ON recodb.replica_slate USING btree (expires_at);
 
 CREATE INDEX slate_expires_at ON recodb.slate USING btree (expires_at);
 
@@ -1893,6 +1932,8 @@ GRANT SELECT ON TABLE recodb.model TO recodb_owner;
 GRANT SELECT ON TABLE recodb.setting TO recodb_owner;
 
 GRANT SELECT ON TABLE recodb.installed_object TO recodb_owner;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE recodb.replica_slate TO recodb_owner;
 
 GRANT SELECT ON TABLE recodb.synthetic_dataset TO recodb_owner;
 
