@@ -85,7 +85,8 @@ def precompute_command(
     ] = 7,
     jobs: Annotated[int, typer.Option(min=1, max=32, help="Connections working at once.")] = 2,
 ) -> None:
-    """Store slates for recently active users, so that their first page is a lookup too."""
+    """Store slates for recently active users, so that their first page is a lookup too (on
+    hot standbys as well: each slate is also copied to the replicated recodb.replica_slate)."""
     _precompute(migrated_database(), active_days, jobs)
 
 
@@ -259,7 +260,11 @@ def bench_command(
     ] = 0,
     seconds: Annotated[float, typer.Option(min=1, help="How long --clients runs.")] = 30,
     standby: Annotated[
-        str | None, typer.Option(help="Also fresh slates on this hot standby (a URL).")
+        str | None,
+        typer.Option(
+            help="Also first pages on this hot standby (a URL): computed there, and read from "
+            "slates precompute stored on the primary."
+        ),
     ] = None,
 ) -> None:
     """Measure serving: recommend (fresh and stored slate), similar_posts, refresh, ANN recall.
