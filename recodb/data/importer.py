@@ -286,6 +286,31 @@ def _movielens_titles(ratings: Path) -> dict[str, str]:
     return {}
 
 
+def write(log: ParsedLog, path: Path, fmt: str) -> None:
+    """Write `log` so that `parse(path, fmt)` reads it back: movielens as u.data (tab-separated
+    user, item, rating, Unix seconds; every row needs a rating), csv with a header of user_id,
+    item_id, rating, interaction_type and ISO 8601 timestamp."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    with path.open("w", newline="", encoding="utf-8") as f:
+        if fmt == "movielens":
+            for user, item, rating, when in zip(
+                log.users, log.items, log.ratings, log.times, strict=True
+            ):
+                if rating is None:
+                    raise ValueError(f"movielens needs a rating on every row ({user}, {item})")
+                seconds = (when - EPOCH).total_seconds()
+                stamp = str(int(seconds)) if seconds == int(seconds) else repr(seconds)
+                f.write(f"{user}\t{item}\t{rating:g}\t{stamp}\n")
+            return
+        out = csv.writer(f)
+        out.writerow(["user_id", "item_id", "rating", "interaction_type", "timestamp"])
+        for row in zip(log.users, log.items, log.ratings, log.types, log.times, strict=True):
+            user, item, rating, kind, when = row
+            out.writerow([user, item, "" if rating is None else f"{rating:g}", kind,
+                          when.isoformat()])  # fmt: skip
+
+
 def load(
     conn: psycopg.Connection,
     log: ParsedLog,

@@ -48,12 +48,13 @@ from recodb.training import registry
 from recodb.training.fit import Params
 from recodb.training.matrix import (
     RELEVANT_TYPES,
+    Interactions,
     confidence_matrix,
     read_interactions,
     read_settings,
 )
 from recodb.training.train import train
-from recodb.training.validation import user_split
+from recodb.training.validation import held_out, user_split
 
 # (collaborative, content, recency) blends and recency half-lives tried by --tune-blend.
 BLENDS = [
@@ -371,12 +372,7 @@ def evaluate(
         if last is None:
             raise EvaluationError("there are no interactions to evaluate on")
         if options.params is None:
-            active = src.execute(
-                "select algorithm, params from recodb.model where status = 'active'"
-            ).fetchone()
-            options = replace(
-                options, params=_params_of(active) if active else Params(seed=options.seed)
-            )
+            options = replace(options, params=_active_params(src, options.seed))
         has_truth = src.execute("select exists (select from recodb.synthetic_user)").fetchone()[0]
     if options.protocol == "time":
         split = last - timedelta(days=test_days)
@@ -449,6 +445,43 @@ def _hold_out_per_user(
     return relevant
 
 
+def split_log(
+    log: importer.ParsedLog, protocol: str = "user-latest", seed: int = 42
+) -> tuple[importer.ParsedLog, importer.ParsedLog]:
+    """(train, test) of a parsed log by the per-user rule `evaluate --protocol` uses: from every
+    user with enough history, their latest (or random) posts are the test, with every
+    interaction on them (validation.user_split). Titles go with both halves."""
+    if protocol not in ("user-latest", "random"):
+        raise EvaluationError(f"protocol must be user-latest or random, got {protocol!r}")
+    users, user_index = np.unique(np.array(log.users, dtype=object), return_inverse=True)
+    posts, post_index = np.unique(np.array(log.items, dtype=object), return_inverse=True)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    created = np.array([(t - epoch) // timedelta(microseconds=1) for t in log.times], np.int64)
+    data = Interactions(
+        user_ids=np.zeros((len(users), 16), np.uint8),
+        post_ids=np.zeros((len(posts), 16), np.uint8),
+        user=user_index.astype(np.int32),
+        post=post_index.astype(np.int32),
+        kind=np.array([INTERACTION_TYPES.index(k) for k in log.types], np.int8),
+        created=created,
+        since_us=int(created.min()),
+        until_us=int(created.max()) + 1,
+    )
+    held = held_out(data, latest=protocol == "user-latest", seed=seed)
+
+    def part(index: np.ndarray) -> importer.ParsedLog:
+        return importer.ParsedLog(
+            users=[log.users[i] for i in index],
+            items=[log.items[i] for i in index],
+            types=[log.types[i] for i in index],
+            ratings=[log.ratings[i] for i in index],
+            times=[log.times[i] for i in index],
+            titles=dict(log.titles),
+        )
+
+    return part(np.flatnonzero(~held)), part(np.flatnonzero(held))
+
+
 def evaluate_files(
     database: db.Database,
     train_path: Path,
@@ -457,7 +490,9 @@ def evaluate_files(
     *,
     options: Options | None = None,
 ) -> Report:
-    """Evaluate on a split given as two interaction logs (the import formats)."""
+    """Evaluate on a split given as two interaction logs (the import formats; the report's
+    protocol is "files"). The scratch training uses `options.params`, else the active model's
+    parameters (as `evaluate` does), so a tuned model is evaluated with what tuning found."""
     options = options or Options()
     past = importer.parse(train_path, fmt)
     future = importer.parse(test_path, fmt)
@@ -479,8 +514,10 @@ def evaluate_files(
         past.times = [t + (now - split) for t in past.times]
         importer.load(dst, past, source=fmt)
 
-    options = replace(options, params=options.params or Params(seed=options.seed))
-    return _run(database, load, relevant, split, options, None)
+    if options.params is None:
+        with database.connect(autocommit=True) as conn:
+            options = replace(options, params=_active_params(conn, options.seed))
+    return _run(database, load, relevant, split, replace(options, protocol="files"), None)
 
 
 def _run(
@@ -631,9 +668,12 @@ def apply_blend(database: db.Database, best: dict) -> None:
         _set_blend(conn, best["blend_weights"], best["recency_half_life_hours"])
 
 
-def _params_of(row) -> Params:
-    algorithm, stored = row
-    return Params.from_stored(algorithm, stored)
+def _active_params(conn: psycopg.Connection, seed: int) -> Params:
+    """The active model's parameters (a tuned model's tuned ones), else the defaults."""
+    active = conn.execute(
+        "select algorithm, params from recodb.model where status = 'active'"
+    ).fetchone()
+    return Params.from_stored(*active) if active else Params(seed=seed)
 
 
 def store(database: db.Database, report: Report) -> int | None:

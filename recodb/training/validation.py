@@ -59,6 +59,23 @@ def user_split(
     A (user, post) pair is held out whole, every interaction on it, so that a view kept in
     training never hides the like that followed it; pairs are ordered by their first touch.
     """
+    mask = held_out(
+        data, latest=latest, fraction=fraction, min_held=min_held, min_history=min_history,
+        seed=seed,
+    )  # fmt: skip
+    return data.select(~mask), data.select(mask)
+
+
+def held_out(
+    data: Interactions,
+    *,
+    latest: bool = True,
+    fraction: float = USER_FRACTION,
+    min_held: int = MIN_HELD,
+    min_history: int = MIN_HISTORY,
+    seed: int = 42,
+) -> np.ndarray:
+    """user_split()'s choice as a mask over the interactions (True: held out)."""
     n_posts = len(data.post_ids)
     pair = data.user.astype(np.int64) * n_posts + data.post
     keys, inverse = np.unique(pair, return_inverse=True)
@@ -79,8 +96,7 @@ def user_split(
     held_sorted = (count >= min_history) & (position >= count - n_held)
     held_pair = np.zeros(len(keys), bool)
     held_pair[order] = held_sorted
-    mask = held_pair[inverse]
-    return data.select(~mask), data.select(mask)
+    return held_pair[inverse]
 
 
 def split(

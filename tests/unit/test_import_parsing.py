@@ -35,3 +35,23 @@ def test_bad_lines_stop_the_import(
     path.write_text(text)
     with pytest.raises(importer.ImportFileError, match=message):
         importer.parse(path, fmt)
+
+
+@pytest.mark.parametrize("fmt", importer.FORMATS)
+def test_a_written_log_reads_back(tmp_path: Path, fmt: str) -> None:
+    source = tmp_path / "u.data"
+    source.write_text("196\t242\t3\t881250949\n22\t377\t1.5\t878887116\n196\t51\t5\t881250950\n")
+    log = importer.parse(source, "movielens")
+    out = tmp_path / ("copy.data" if fmt == "movielens" else "copy.csv")
+    importer.write(log, out, fmt)
+    back = importer.parse(out, fmt)
+    for name in ("users", "items", "types", "ratings", "times"):
+        assert getattr(back, name) == getattr(log, name), name
+
+
+def test_movielens_needs_ratings_to_write(tmp_path: Path) -> None:
+    log = importer.ParsedLog(["u"], ["i"], ["like"], [None], [importer.EPOCH])
+    with pytest.raises(ValueError, match="needs a rating"):
+        importer.write(log, tmp_path / "u.data", "movielens")
+    importer.write(log, tmp_path / "e.csv", "csv")
+    assert importer.parse(tmp_path / "e.csv", "csv").types == ["like"]
