@@ -21,8 +21,11 @@ from psycopg.types.json import Jsonb
 
 from recodb import db
 from recodb.evaluation import evaluate
+from recodb.training.blend import engagement_as_of_training
 from recodb.training.fit import Params
+from recodb.training.matrix import read_interactions, read_settings
 from recodb.training.train import train
+from recodb.training.validation import Validation
 
 USERS, OLD, HOT = 80, 300, 5
 WORDS = [
@@ -116,6 +119,54 @@ def test_the_learned_blend_follows_the_planted_signal(viral: psycopg.Connection)
     assert len(set(pinned) & hot) < len(learned), (pinned, learned)
     viral.execute("update recodb.setting set value = '0' where key = 'blend_weights_pinned'")
     assert top() == learned
+
+
+def _engagement(conn: psycopg.Connection) -> tuple[dict, dict]:
+    likes = dict(conn.execute("select user_id, post_ids from recodb.user_recent_likes"))
+    trending = dict(conn.execute("select post_id, velocity from recodb.trending_post"))
+    return likes, trending
+
+
+@pytest.mark.parametrize("protocol", ["time", "user-latest"])
+def test_the_blend_sees_the_engagement_of_the_training_part(
+    viral: psycopg.Connection, protocol: str
+) -> None:
+    """The neighbours and trending parts come from refresh()'s tables, counted from every
+    interaction: learning the blend on them would show it the held-out part (a neighbour's
+    recent likes are their held-out posts). Inside its transaction they are the training
+    part's, as refresh() would count them with its newest interaction as now."""
+    data = read_interactions(viral, with_text=True)
+    validation = Validation.build(data, read_settings(viral), protocol=protocol)
+    part = validation.train_data
+    before = _engagement(viral)
+    with viral.transaction():
+        engagement_as_of_training(viral, part)
+        likes, trending = _engagement(viral)
+        raise psycopg.Rollback()
+    assert _engagement(viral) == before  # rolled back with the caller's transaction
+    assert likes != before[0]  # the held-out likes were among the database's recent likes
+
+    def uid(ids: np.ndarray, i: int) -> uuid.UUID:
+        return uuid.UUID(bytes=ids[i].tobytes())
+
+    # Each user's newest liked posts of the training part, newest first (20 at most).
+    liked: dict[uuid.UUID, list[tuple[int, uuid.UUID]]] = {}
+    for u, p, t in zip(part.user.tolist(), part.post.tolist(), part.created.tolist(), strict=True):
+        liked.setdefault(uid(part.user_ids, u), []).append((-t, uid(part.post_ids, p)))
+    assert likes == {u: [p for _, p in sorted(v)[:20]] for u, v in liked.items()}
+    # Trending: the type-weighted likes of the 48 hours before the training part's newest one,
+    # halved every 12 hours of age then (every interaction here is a like, weight 5).
+    now = part.created.max()
+    expected: dict[uuid.UUID, float] = {}
+    for p, t in zip(part.post.tolist(), part.created.tolist(), strict=True):
+        if t > now - 48 * 3600e6:
+            post = uid(part.post_ids, p)
+            expected[post] = expected.get(post, 0) + 5 * 0.5 ** ((now - t) / (12 * 3600e6))
+    assert trending.keys() == expected.keys() and trending
+    assert all(abs(trending[p] - v) < 1e-9 for p, v in expected.items())
+    if protocol == "time":  # the hot posts were trending already before the split
+        hot = {_id(f"p{OLD + p}") for p in range(HOT)}
+        assert set(sorted(trending, key=trending.get)[-HOT:]) == hot
 
 
 def test_evaluation_has_baselines_and_intervals(viral: psycopg.Connection, db_url: str) -> None:

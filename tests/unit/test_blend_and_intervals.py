@@ -34,6 +34,7 @@ def test_the_blend_weighs_the_part_that_carries_the_signal(signal: str) -> None:
     assert weights[signal] > 0.5, weights
     assert all(w >= 0 for w in weights.values()) and abs(sum(weights.values()) - 1) < 1e-4
     assert blend["ndcg@10"] > 2 * blend["collaborative_only_ndcg@10"], blend
+    assert blend["shrink"] == 1.0  # a part this much better is kept whole
 
 
 def test_never_worse_than_pure_collaborative_ranking() -> None:
@@ -42,6 +43,23 @@ def test_never_worse_than_pure_collaborative_ranking() -> None:
         blend = fit_blend(slates)
         assert blend["ndcg@10"] >= blend["collaborative_only_ndcg@10"]
         assert blend["weights"]["collaborative"] > 0.5
+
+
+def test_one_standard_error_takes_back_what_noise_won() -> None:
+    """Parts that are pure noise win a little NDCG on 60 users by chance, and the best blend
+    on the split takes them in; the rule moves back towards pure collaborative ranking as far
+    as one standard error of the per-user difference allows."""
+    shrinks = []
+    for seed in range(6):
+        blend = fit_blend(_slates("collaborative", users=60, seed=seed))
+        assert blend["weights"]["collaborative"] >= blend["best_weights"]["collaborative"]
+        assert blend["collaborative_only_ndcg@10"] <= blend["ndcg@10"] <= blend["best_ndcg@10"]
+        t = blend["shrink"]
+        shrinks.append(t)
+        best = np.array([blend["best_weights"][p] for p in PARTS])
+        assert np.allclose([blend["weights"][p] for p in PARTS],
+                           t * best + (1 - t) * np.eye(len(PARTS))[0], atol=1e-5)  # fmt: skip
+    assert min(shrinks) == 0.0 and np.mean(shrinks) < 0.6, shrinks
 
 
 def test_ndcg_matches_the_metrics_module() -> None:
