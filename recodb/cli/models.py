@@ -38,7 +38,9 @@ def train_command(
         bool,
         typer.Option("--tune", help="Search hyperparameters (Optuna TPE) on the validation split."),
     ] = False,
-    trials: Annotated[int, typer.Option(min=2, help="Parameter sets tried by --tune.")] = 40,
+    trials: Annotated[
+        int, typer.Option(min=2, help="Parameter sets tried by --tune (at most).")
+    ] = 200,  # tuning.DEFAULT_TRIALS (not imported here: the CLI starts without numpy)
     tune_minutes: Annotated[
         float, typer.Option(min=0.1, help="Time budget of --tune, in minutes.")
     ] = 5.0,

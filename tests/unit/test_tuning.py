@@ -126,3 +126,12 @@ def test_time_budget_and_pruning_are_recorded() -> None:
     states = {t["state"] for t in record["trials"]}
     assert states <= {"complete", "pruned"}
     assert record["best"]["half_life_days"] is None or record["best"]["half_life_days"] > 0
+
+
+def test_the_command_line_tries_the_default_number_of_trials() -> None:
+    import inspect
+
+    from recodb.cli.models import train_command
+    from recodb.training.tuning import DEFAULT_TRIALS
+
+    assert inspect.signature(train_command).parameters["trials"].default == DEFAULT_TRIALS
