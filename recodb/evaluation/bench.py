@@ -79,6 +79,7 @@ def ann_recall(
     settings = hnsw_settings(conn)
     recalls: dict[str, list[float]] = {kind: [] for kind in PROBES}
     users_table = registry.model_table(conn, "user", version)
+    queries = {kind: probe_query(conn, version, kind) for kind in PROBES}
     for user in users:
         cf, content = conn.execute(
             sql.SQL("select cf::text, content::text from {} where user_id = %s").format(
@@ -95,7 +96,7 @@ def ann_recall(
         for kind, vector in (("inner_product", cf), ("content", content)):
             if vector is None:
                 continue
-            query = probe_query(conn, version, kind)
+            query = queries[kind]
             args = {"v": vector, "seen": seen, "k": k}
             with conn.transaction():
                 for name, value in settings.items():
@@ -223,7 +224,8 @@ def _standby(database: db.Database, standby_url: str, users: list, step: Step) -
         computed = _timed(conn, page, [(u,) for u in users])
         step(f"precompute {len(users)} slates on the primary")
         before = primary.execute("select now()").fetchone()[0]
-        # Precompute skips users with a live slate: the bench's users have one; not any more.
+        # Precompute skips users with a live slate; without theirs, at least the bench's users
+        # are eligible (it takes the first in user_id order, whoever they are).
         primary.execute("delete from recodb.slate where user_id = any(%s)", (users,))
         primary.execute("select * from recodb.precompute(7, null, %s)", (len(users),)).fetchall()
         precomputed = [

@@ -26,6 +26,7 @@ declare
     v_user uuid;
     v_exclude uuid[];
     v_next record;
+    v_expires timestamptz;
     v_replicas boolean := pg_catalog.to_regclass('recodb.replica_slate') is not null;  -- 0009
 begin
     if p_active_days is null or p_active_days <= 0 then
@@ -41,6 +42,7 @@ begin
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
+    v_expires := now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8);
     users := 0;
     for v_user in
         select u.id
@@ -66,13 +68,12 @@ begin
                                   v_exclude, '{}', 1, v_settings);
         perform recodb.store_slate(
             v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
-            now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
+            v_expires);
         if v_replicas then  -- the logged copy hot standbys serve
-            insert into recodb.replica_slate as r
+            insert into recodb.replica_slate
                 (user_id, model_version, post_ids, scores, reasons, generated_at, expires_at)
-            select s.user_id, s.model_version, s.post_ids, s.scores, s.reasons, s.generated_at,
-                   s.expires_at
-            from recodb.slate s where s.user_id = v_user
+            values (v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, now(),
+                    v_expires)
             on conflict (user_id) do update
                 set (model_version, post_ids, scores, reasons, generated_at, expires_at)
                   = (excluded.model_version, excluded.post_ids, excluded.scores,

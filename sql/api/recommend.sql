@@ -73,7 +73,8 @@ begin
         where s.user_id = p_user_id and s.expires_at > now()
           and s.model_version is not distinct from v_version;
     elsif pg_catalog.to_regclass('recodb.replica_slate') is not null then  -- from 0009 on
-        -- recodb.slate is unlogged (the primary's alone); precompute's copy replicates.
+        -- recodb.slate is unlogged (the primary's alone); precompute's copy replicates. As a
+        -- precomputed slate it serves every page, the first too (it can't be marked used here).
         select r.user_id, r.model_version, r.post_ids, r.scores, r.reasons, true,
                r.generated_at, r.expires_at
         into v_slate
@@ -82,7 +83,7 @@ begin
           and r.model_version is not distinct from v_version;
     end if;
 
-    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed and not v_standby)
+    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
        or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
         select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
         v_known := exists (select from public.users u where u.id = p_user_id);

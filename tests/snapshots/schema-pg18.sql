@@ -528,6 +528,7 @@ declare
     v_user uuid;
     v_exclude uuid[];
     v_next record;
+    v_expires timestamptz;
     v_replicas boolean := pg_catalog.to_regclass('recodb.replica_slate') is not null;  -- 0009
 begin
     if p_active_days is null or p_active_days <= 0 then
@@ -543,6 +544,7 @@ begin
     perform pg_advisory_xact_lock_shared(pg_catalog.hashtext('recodb.model_tables'));
     select m.version into v_version from recodb.model m where m.status = 'active';
     select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
+    v_expires := now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8);
     users := 0;
     for v_user in
         select u.id
@@ -568,13 +570,12 @@ begin
                                   v_exclude, '{}', 1, v_settings);
         perform recodb.store_slate(
             v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, true, now(),
-            now() + make_interval(secs => (v_settings ->> 'slate_ttl_seconds')::float8));
+            v_expires);
         if v_replicas then  -- the logged copy hot standbys serve
-            insert into recodb.replica_slate as r
+            insert into recodb.replica_slate
                 (user_id, model_version, post_ids, scores, reasons, generated_at, expires_at)
-            select s.user_id, s.model_version, s.post_ids, s.scores, s.reasons, s.generated_at,
-                   s.expires_at
-            from recodb.slate s where s.user_id = v_user
+            values (v_user, v_version, v_next.post_ids, v_next.scores, v_next.reasons, now(),
+                    v_expires)
             on conflict (user_id) do update
                 set (model_version, post_ids, scores, reasons, generated_at, expires_at)
                   = (excluded.model_version, excluded.post_ids, excluded.scores,
@@ -690,7 +691,8 @@ begin
         where s.user_id = p_user_id and s.expires_at > now()
           and s.model_version is not distinct from v_version;
     elsif pg_catalog.to_regclass('recodb.replica_slate') is not null then  -- from 0009 on
-        -- recodb.slate is unlogged (the primary's alone); precompute's copy replicates.
+        -- recodb.slate is unlogged (the primary's alone); precompute's copy replicates. As a
+        -- precomputed slate it serves every page, the first too (it can't be marked used here).
         select r.user_id, r.model_version, r.post_ids, r.scores, r.reasons, true,
                r.generated_at, r.expires_at
         into v_slate
@@ -699,7 +701,7 @@ begin
           and r.model_version is not distinct from v_version;
     end if;
 
-    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed and not v_standby)
+    if v_slate.user_id is null or (p_offset = 0 and not v_slate.precomputed)
        or (cardinality(v_slate.post_ids) < v_wanted and cardinality(v_slate.post_ids) < 500) then
         select jsonb_object_agg(s.key, s.value) into v_settings from recodb.setting s;
         v_known := exists (select from public.users u where u.id = p_user_id);
