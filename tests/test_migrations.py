@@ -239,3 +239,32 @@ def test_sql_objects_follow_the_revision(db_url: str) -> None:
     assert functions() == set()  # all of today's objects need 0002
     schema.upgrade(db_url)
     assert every_file <= functions()
+
+
+def test_the_candidate_default_moves_only_where_it_was_the_default(empty_db_url: str) -> None:
+    """0010 lowers candidates_per_source from 60 to 30 where the old default stood, keeps a
+    value an operator chose, and a downgrade puts the old default back."""
+
+    def value() -> int:
+        with psycopg.connect(empty_db_url) as conn:
+            return conn.execute(
+                "select value::integer from recodb.setting where key = 'candidates_per_source'"
+            ).fetchone()[0]
+
+    def set_value(n: int) -> None:
+        with psycopg.connect(empty_db_url) as conn:
+            conn.execute(
+                "update recodb.setting set value = to_jsonb(%s::integer)"
+                " where key = 'candidates_per_source'",
+                (n,),
+            )
+
+    schema.upgrade(empty_db_url, "0009")
+    assert value() == 60
+    schema.upgrade(empty_db_url)
+    assert value() == 30
+    schema.downgrade(empty_db_url, "0009")
+    assert value() == 60
+    set_value(45)
+    schema.upgrade(empty_db_url)
+    assert value() == 45

@@ -555,6 +555,7 @@ def _run(
         step("scratch database")
         schema.upgrade(scratch_url)
         with psycopg.connect(scratch_url, autocommit=True) as dst:
+            _copy_settings(server, dst)
             t = time.perf_counter()
             step("copy the past")
             load(dst)
@@ -621,6 +622,16 @@ def _serve(conn: psycopg.Connection, users: list, k: int) -> dict:
         ]
         for user in users
     }
+
+
+def _copy_settings(server: str, dst: psycopg.Connection) -> None:
+    """Serve the scratch database with this database's settings (candidates per source,
+    half-lives, a pinned blend, ...): the evaluation scores what this database would serve."""
+    with psycopg.connect(server) as src:
+        rows = src.execute("select key, value from recodb.setting").fetchall()
+    with dst.transaction():
+        for key, value in rows:
+            dst.execute("update recodb.setting set value = %s where key = %s", (Jsonb(value), key))
 
 
 def _set_blend(

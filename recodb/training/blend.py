@@ -293,6 +293,7 @@ def learn_blend(
 ) -> dict | None:
     """Fit `params` on the validation split, serve its users under `version` in a transaction
     that is rolled back, and fit the blend; None when no user has a candidate."""
+    step = on_step or (lambda _: None)
     params = validation.resolve(params)
     user_f, post_f = validation.fit(params)
     matrix = validation.matrix(params.half_life_days)
@@ -308,9 +309,12 @@ def learn_blend(
         registry.write_vectors(
             conn, version, data, matrix, user_f, post_f, post_content, post_content_null
         )
-        # Keys only: the probes scan exactly, which costs less here than building graphs.
-        for name in ("post keys", "user keys", "analyze"):
-            conn.execute("select recodb.index_model_table(%s, %s)", (version, name))
+        # Draft graphs for the probes slate_parts() runs: exact scans of every post, three per
+        # user, cost more (at 100k users × 1M posts this step took 531 s with them).
+        for name in ("post keys", "user keys", "HNSW post inner product", "HNSW post content",
+                     "HNSW user cosine", "analyze"):  # fmt: skip
+            step(f"blend: {name} (draft)")
+            conn.execute("select recodb.index_model_table(%s, %s, true)", (version, name))
         # No fold-in (the held-out interactions come after no trained_to) and no closed form.
         conn.execute(
             "update recodb.model set factors = %s, content_dims = %s, params = %s,"

@@ -44,8 +44,8 @@ returns table (
 language plpgsql
 stable
 set search_path = pg_catalog, recodb, pg_temp
--- ef_search 60 covers candidates_per_source (60) in one pass; `recodb bench` measures the
--- recall of these settings against an exact scan.
+-- ef_search 60 covers candidates_per_source (30 by default, 60 before 0010) in one pass;
+-- `recodb bench` measures the recall of these settings against an exact scan.
 set hnsw.ef_search = 60
 set hnsw.iterative_scan = relaxed_order
 -- Static statements keep one plan per connection (planning was a tenth of a fresh slate).
@@ -75,6 +75,10 @@ declare
     v_more_contents double precision[];
     v_more_authors uuid[];
     v_more_created timestamptz[];
+    v_missing uuid[];
+    v_half_life double precision :=
+        3600 * (p_settings ->> 'recency_half_life_hours')::float8;
+    v_fresh_since timestamptz;
 begin
     if p_version is not null then
         v_posts := recodb.model_table_name('post', p_version);
@@ -125,9 +129,11 @@ begin
     from public.follows f where f.follower_id = p_user_id;
 
     -- Every candidate, by its first source.
+    v_fresh_since := least(v_trained_to, now() - make_interval(
+        secs => 3600 * (p_settings ->> 'fresh_post_hours')::float8));
     select array_agg(g.post_id), array_agg(g.source), array_agg(g.support),
-           array_agg(g.velocity)
-    into v_ids, v_sources, v_supports, v_velocities
+           array_agg(g.velocity), array_agg(g.post_id) filter (where f.post_id is null)
+    into v_ids, v_sources, v_supports, v_velocities, v_missing
     from (select c.post_id, min(c.source) as source, max(c.support) as support,
                  max(c.velocity) as velocity
     from (
@@ -148,9 +154,7 @@ begin
         (select p.id, 2::smallint, null, null
          from public.posts p
          where p.author_id = any (v_followed) and p.id <> all (p_exclude)
-           and p.created_at > least(v_trained_to,
-                                    now() - make_interval(secs => 3600 *
-                                        (p_settings ->> 'fresh_post_hours')::float8))
+           and p.created_at > v_fresh_since
          order by p.created_at desc, p.id
          limit v_per_source)
         union all
@@ -168,18 +172,19 @@ begin
          order by t.velocity desc, t.post_id
          limit v_per_source)
     ) c
-    group by c.post_id) g;
+    group by c.post_id) g
+    left join unnest(v_found) f(post_id) on f.post_id = g.post_id;
 
     -- One lookup per candidate the probes did not bring: its vectors' agreement with the
     -- user's, its author and time.
-    if p_version is not null and cardinality(v_ids) > cardinality(v_found) then
+    if p_version is not null and v_missing is not null then
         execute format(
             'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
             '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
             '       array_agg(v.author_id), array_agg(v.created_at)'
-            ' from %s v where v.post_id = any ($1) and v.post_id <> all ($4)', v_posts)
+            ' from %s v where v.post_id = any ($1)', v_posts)
         into v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
-        using v_ids, p_cf, p_content, v_found;
+        using v_missing, p_cf, p_content;
         v_found := v_found || coalesce(v_more, '{}');
         v_ips := v_ips || v_more_ips;
         v_contents := v_contents || v_more_contents;
@@ -208,8 +213,7 @@ begin
     ), raw as (
         select c.post_id, f.author_id, c.source, greatest(f.ip, 0) as ip, c.support,
                c.velocity, greatest(f.content, 0) as content,
-               recodb.decay(extract(epoch from now() - f.created_at),
-                            3600 * (p_settings ->> 'recency_half_life_hours')::float8) as recency,
+               recodb.decay(extract(epoch from now() - f.created_at), v_half_life) as recency,
                f.author_id = any (v_followed) as followed
         from cand c
         join unnest(coalesce(v_found, '{}'), coalesce(v_ips, '{}'), coalesce(v_contents, '{}'),

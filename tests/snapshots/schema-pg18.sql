@@ -322,7 +322,7 @@ $$;
 
 COMMENT ON FUNCTION recodb.engagement_insert() IS 'Trigger: keeps recodb.engagement current as interactions are inserted';
 
-CREATE FUNCTION recodb.index_model_table(p_version integer, p_step text) RETURNS boolean
+CREATE FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean DEFAULT false) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET maintenance_work_mem TO '2GB'
@@ -332,6 +332,8 @@ declare
     v_posts text := recodb.model_table_name('post', p_version);
     v_users text := recodb.model_table_name('user', p_version);
     v_name text := 'v' || p_version;
+    v_with text := case when p_draft then ' with (m = 4, ef_construction = 32)'
+                        else ' with (m = 8)' end;
 begin
     case p_step
     when 'post keys' then
@@ -339,21 +341,21 @@ begin
     when 'user keys' then
         execute format('alter table %s add primary key (user_id)', v_users);
     when 'HNSW post inner product' then
-        execute format('create index %I on %s using hnsw (cf public.vector_ip_ops)',
-                       'post_vector_' || v_name || '_cf_ip', v_posts);
+        execute format('create index %I on %s using hnsw (cf public.vector_ip_ops)%s',
+                       'post_vector_' || v_name || '_cf_ip', v_posts, v_with);
     when 'HNSW post cosine' then
-        execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)',
-                       'post_vector_' || v_name || '_cf_cos', v_posts);
+        execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
+                       'post_vector_' || v_name || '_cf_cos', v_posts, v_with);
     when 'HNSW post content' then
         if (select a.atttypmod <= 0 from pg_attribute a
             where a.attrelid = v_posts::regclass and a.attname = 'content') then
             return false;  -- no text vectors in this version
         end if;
-        execute format('create index %I on %s using hnsw (content public.vector_cosine_ops)',
-                       'post_vector_' || v_name || '_content_cos', v_posts);
+        execute format('create index %I on %s using hnsw (content public.vector_cosine_ops)%s',
+                       'post_vector_' || v_name || '_content_cos', v_posts, v_with);
     when 'HNSW user cosine' then
-        execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)',
-                       'user_vector_' || v_name || '_cf_cos', v_users);
+        execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
+                       'user_vector_' || v_name || '_cf_cos', v_users, v_with);
     when 'analyze' then
         execute format('analyze %s', v_posts);
         execute format('analyze %s', v_users);
@@ -364,7 +366,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors)';
+COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors); p_draft: sparser, quicker graphs';
 
 CREATE FUNCTION recodb.model_index_steps() RETURNS TABLE(step text)
     LANGUAGE sql IMMUTABLE
@@ -1156,6 +1158,10 @@ declare
     v_more_contents double precision[];
     v_more_authors uuid[];
     v_more_created timestamptz[];
+    v_missing uuid[];
+    v_half_life double precision :=
+        3600 * (p_settings ->> 'recency_half_life_hours')::float8;
+    v_fresh_since timestamptz;
 begin
     if p_version is not null then
         v_posts := recodb.model_table_name('post', p_version);
@@ -1206,9 +1212,11 @@ begin
     from public.follows f where f.follower_id = p_user_id;
 
     -- Every candidate, by its first source.
+    v_fresh_since := least(v_trained_to, now() - make_interval(
+        secs => 3600 * (p_settings ->> 'fresh_post_hours')::float8));
     select array_agg(g.post_id), array_agg(g.source), array_agg(g.support),
-           array_agg(g.velocity)
-    into v_ids, v_sources, v_supports, v_velocities
+           array_agg(g.velocity), array_agg(g.post_id) filter (where f.post_id is null)
+    into v_ids, v_sources, v_supports, v_velocities, v_missing
     from (select c.post_id, min(c.source) as source, max(c.support) as support,
                  max(c.velocity) as velocity
     from (
@@ -1229,9 +1237,7 @@ begin
         (select p.id, 2::smallint, null, null
          from public.posts p
          where p.author_id = any (v_followed) and p.id <> all (p_exclude)
-           and p.created_at > least(v_trained_to,
-                                    now() - make_interval(secs => 3600 *
-                                        (p_settings ->> 'fresh_post_hours')::float8))
+           and p.created_at > v_fresh_since
          order by p.created_at desc, p.id
          limit v_per_source)
         union all
@@ -1249,18 +1255,19 @@ begin
          order by t.velocity desc, t.post_id
          limit v_per_source)
     ) c
-    group by c.post_id) g;
+    group by c.post_id) g
+    left join unnest(v_found) f(post_id) on f.post_id = g.post_id;
 
     -- One lookup per candidate the probes did not bring: its vectors' agreement with the
     -- user's, its author and time.
-    if p_version is not null and cardinality(v_ids) > cardinality(v_found) then
+    if p_version is not null and v_missing is not null then
         execute format(
             'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
             '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
             '       array_agg(v.author_id), array_agg(v.created_at)'
-            ' from %s v where v.post_id = any ($1) and v.post_id <> all ($4)', v_posts)
+            ' from %s v where v.post_id = any ($1)', v_posts)
         into v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
-        using v_ids, p_cf, p_content, v_found;
+        using v_missing, p_cf, p_content;
         v_found := v_found || coalesce(v_more, '{}');
         v_ips := v_ips || v_more_ips;
         v_contents := v_contents || v_more_contents;
@@ -1289,8 +1296,7 @@ begin
     ), raw as (
         select c.post_id, f.author_id, c.source, greatest(f.ip, 0) as ip, c.support,
                c.velocity, greatest(f.content, 0) as content,
-               recodb.decay(extract(epoch from now() - f.created_at),
-                            3600 * (p_settings ->> 'recency_half_life_hours')::float8) as recency,
+               recodb.decay(extract(epoch from now() - f.created_at), v_half_life) as recency,
                f.author_id = any (v_followed) as followed
         from cand c
         join unnest(coalesce(v_found, '{}'), coalesce(v_ips, '{}'), coalesce(v_contents, '{}'),
@@ -1862,7 +1868,7 @@ REVOKE ALL ON FUNCTION recodb.engagement_change() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.engagement_insert() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION recodb.index_model_table(p_version integer, p_step text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.model_index_steps() FROM PUBLIC;
 
