@@ -221,6 +221,9 @@ def test_refresh_evaluate_and_bench(db_url: str, tmp_path: Path) -> None:
     assert benched.returncode == 0, benched.stderr
     result = json.loads(out.read_text())
     assert result["recommend_fresh"]["n"] == 20 and result["recommend_stored_slate"]["n"] == 20
+    # A round trip that does nothing is the floor under every figure.
+    assert 0 < result["round_trip"]["p50_ms"] < result["recommend_fresh"]["p50_ms"]
+    assert "round trip (select $1)" in benched.stdout
     assert result["recommend_during_refresh"]["errors"] == 0
     assert all(0 < r <= 1 for r in result["ann_recall_at_50"].values())
 

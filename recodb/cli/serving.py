@@ -303,6 +303,7 @@ def bench_command(
     for column in ("measure", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"):
         table.add_column(column, justify="left" if column == "measure" else "right")
     for name in (
+        "round_trip",
         "recommend_fresh",
         "recommend_stored_slate",
         "similar_posts",
@@ -315,7 +316,7 @@ def bench_command(
             continue
         r = report[name]
         table.add_row(
-            name.replace("_", " "),
+            "round trip (select $1)" if name == "round_trip" else name.replace("_", " "),
             str(r["n"]),
             *(f"{r[c]:.2f}" for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
         )

@@ -1,13 +1,13 @@
 -- requires: 0003
 -- Build one step of model_index_steps() on a version's tables (training calls each in turn,
 -- inside the transaction that wrote the vectors, and shows each as progress).
--- The graphs link each node to m = 8 others (pgvector's default is 16): at 20k users × 200k
--- posts that halved the build (inner product 33.7 → 17.3 s, text 50.7 → 29.8 s) and made a
--- probe a quarter cheaper (0.77 → 0.58 ms), with recall@60 0.999 → 0.995 and 0.992 → 0.992.
--- A draft (p_draft) graph is sparser still (m = 4, ef_construction = 32; inner product at that
--- scale: 6.0 s, recall@60 0.986): learning a blend serves 500 validation users from vectors
--- that live for one rolled-back transaction, where exact scans of a million posts cost more
--- than building these.
+-- The serving graphs use pgvector's defaults (m = 16, ef_construction = 64). Measured at 20k
+-- users × 200k posts (inner product, probes of 30 with seen posts excluded, recall against an
+-- exact scan, ef_search 40): m = 16 builds in 22.9 s, recall@30 0.977; m = 8 in 10.6 s, 0.910.
+-- A draft graph (p_draft: m = 8, ef_construction = 32: 6.3 s, recall@30 0.889; m = 4 would be
+-- 4.0 s, 0.608) is for learning a blend, which serves 500 validation users from vectors that
+-- live for one rolled-back transaction: there exact scans of every post cost more (at 100k
+-- users × 1M posts that step took 531 s with scans, 102 s with draft graphs).
 create or replace function recodb.index_model_table(
     p_version integer,
     p_step text,
@@ -24,8 +24,7 @@ declare
     v_posts text := recodb.model_table_name('post', p_version);
     v_users text := recodb.model_table_name('user', p_version);
     v_name text := 'v' || p_version;
-    v_with text := case when p_draft then ' with (m = 4, ef_construction = 32)'
-                        else ' with (m = 8)' end;
+    v_with text := case when p_draft then ' with (m = 8, ef_construction = 32)' else '' end;
 begin
     case p_step
     when 'post keys' then

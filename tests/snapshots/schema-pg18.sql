@@ -332,8 +332,7 @@ declare
     v_posts text := recodb.model_table_name('post', p_version);
     v_users text := recodb.model_table_name('user', p_version);
     v_name text := 'v' || p_version;
-    v_with text := case when p_draft then ' with (m = 4, ef_construction = 32)'
-                        else ' with (m = 8)' end;
+    v_with text := case when p_draft then ' with (m = 8, ef_construction = 32)' else '' end;
 begin
     case p_step
     when 'post keys' then
@@ -1130,7 +1129,7 @@ COMMENT ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) IS 'Up
 CREATE FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) RETURNS TABLE(post_id uuid, author_id uuid, source smallint, collaborative double precision, neighbours double precision, content double precision, recency double precision, trending double precision, following double precision)
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
-    SET "hnsw.ef_search" TO '60'
+    SET "hnsw.ef_search" TO '40'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
