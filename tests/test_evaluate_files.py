@@ -74,3 +74,31 @@ def test_files_are_scored_with_the_active_models_parameters(db_url: str, tmp_pat
     options = evaluate.Options(ks=(10,), params=given)
     report = evaluate.evaluate_files(database, train_path, test_path, "movielens", options=options)
     assert report.params["algorithm"] == "bpr" and report.params["factors"] == 5
+
+
+def test_the_scratch_database_serves_with_this_databases_settings(
+    db_url: str, tmp_path: Path
+) -> None:
+    """What is scored is what this database would serve: its settings (candidates per source,
+    here) go to the scratch database, not the migrations' defaults."""
+    train_path, test_path = _files(tmp_path)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("update recodb.setting set value = '12' where key = 'candidates_per_source'")
+    options = evaluate.Options(ks=(10,), keep_scratch=True, learn_blend=False)
+    report = evaluate.evaluate_files(
+        db.Database(db_url, False), train_path, test_path, "movielens", options=options
+    )
+    assert report.scratch_url is not None
+    try:
+        with psycopg.connect(report.scratch_url) as scratch:
+            assert (
+                scratch.execute(
+                    "select value::integer from recodb.setting where key = 'candidates_per_source'"
+                ).fetchone()[0]
+                == 12
+            )
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            name = psycopg.conninfo.conninfo_to_dict(report.scratch_url)["dbname"]
+            conn.execute(psycopg.sql.SQL("drop database {} with (force)").format(
+                psycopg.sql.Identifier(name)))  # fmt: skip

@@ -320,3 +320,22 @@ def test_reseeding_removes_the_models(two_groups: psycopg.Connection) -> None:
     assert registry.list_versions(two_groups) == []
     gone = two_groups.execute("select recodb.model_table('post', %s)", (version,)).fetchone()[0]
     assert gone is None
+
+
+def test_draft_graphs_are_sparser(two_groups: psycopg.Connection) -> None:
+    """Blend learning probes draft graphs (m = 8, ef_construction = 32); the serving graphs keep
+    pgvector's defaults, which the recall target needs."""
+    version = train(two_groups, PARAMS).version
+    index = f"recodb.post_vector_v{version}_cf_ip"
+    options = "select reloptions from pg_class where oid = %s::regclass"
+    assert two_groups.execute(options, (index,)).fetchone()[0] is None
+    with two_groups.transaction():
+        two_groups.execute(f"drop index {index}")
+        two_groups.execute(
+            "select recodb.index_model_table(%s, 'HNSW post inner product', true)", (version,)
+        )
+        assert two_groups.execute(options, (index,)).fetchone()[0] == [
+            "m=8",
+            "ef_construction=32",
+        ]
+        raise psycopg.Rollback()

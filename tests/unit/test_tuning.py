@@ -10,6 +10,7 @@ what the model needs. The tuner must pick a half-life accordingly.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -135,3 +136,13 @@ def test_the_command_line_tries_the_default_number_of_trials() -> None:
     from recodb.training.tuning import DEFAULT_TRIALS
 
     assert inspect.signature(train_command).parameters["trials"].default == DEFAULT_TRIALS
+
+
+def test_validation_reuses_its_last_fit() -> None:
+    """Validating a model and learning its blend fit the same parameters on the same split:
+    the second asks for the factors the first computed, and a different point fits anew."""
+    validation = Validation.build(planted(True), SETTINGS, protocol="time")
+    assert validation is not None
+    first = validation.fit(BASE)
+    assert validation.fit(BASE) is first
+    assert validation.fit(replace(BASE, factors=BASE.factors + 1)) is not first
