@@ -368,3 +368,29 @@ def test_the_recall_measure_compares_the_index_with_a_scan(served: psycopg.Conne
     # outlive `enable_indexscan = off` (both sides would run one plan, and recall read 1.00).
     prepared = served.execute("select statement from pg_prepared_statements").fetchall()
     assert not [s for (s,) in prepared if "post_vector_v1" in s], prepared
+
+
+def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
+    """scripts/ann_grid.py: one line per build and ef_search, with a recall in [0, 1], and its
+    copy of the vectors gone afterwards."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "ann_grid.py"
+    argv = ["--builds", "8/32", "--ef", "40", "--users", "5", "--k", "10"]
+    result = subprocess.run(
+        [sys.executable, str(script), *argv],
+        env=os.environ | {"DATABASE_URL": served_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("m ")]
+    assert re.search(r"ef_search\s+40 .* recall@10 (0|1)\.\d{3}$", line), line
+    with psycopg.connect(served_url) as conn:
+        assert conn.execute("select to_regclass('public.ann_grid_posts')").fetchone()[0] is None

@@ -1,0 +1,140 @@
+"""Recall and probe time of HNSW build options, on a copy of the active model's post vectors.
+
+    uv run python scripts/ann_grid.py [--probe inner_product|content] [--builds 16/64,8/64]
+        [--ef 40,60,100,200] [--k 30] [--users 200]
+
+For each build (m/ef_construction) the copy gets that graph, and for each hnsw.ef_search the
+probe slate_parts() runs (the nearest k posts to a user's vector, seen posts excluded, iterative
+scan relaxed_order) is timed (`explain analyze`, median) and compared with a sequential scan: a
+post the probe finds counts when it is no farther than the exact k-th (equal distances tie).
+Statements are never prepared: psycopg prepares one it has run five times, and a prepared plan
+outlives `enable_indexscan = off`, which made both sides one plan (recall 1.00) in earlier
+measurements. The copy (public.ann_grid_posts) is dropped at the end. Uses RECODB_HOME or
+DATABASE_URL like the CLI; run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import psycopg
+from psycopg import sql
+
+from recodb import db
+from recodb.evaluation.bench import PROBES
+from recodb.training import registry
+
+COPY = "ann_grid_posts"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probe", default="inner_product", choices=sorted(PROBES))
+    parser.add_argument("--builds", default="16/64,8/64", help="m/ef_construction, comma-separated")
+    parser.add_argument("--ef", default="40,60,100,200", help="hnsw.ef_search values")
+    parser.add_argument("--k", type=int, default=30, help="posts per probe")
+    parser.add_argument("--users", type=int, default=200)
+    args = parser.parse_args()
+    builds = [tuple(int(x) for x in b.split("/")) for b in args.builds.split(",")]
+    efs = [int(e) for e in args.ef.split(",")]
+    column, operator = PROBES[args.probe]
+    ops = "vector_ip_ops" if operator == "<#>" else "vector_cosine_ops"
+
+    with psycopg.connect(db.resolve().url, autocommit=True) as conn:
+        version = registry.active_version(conn)
+        if version is None:
+            raise SystemExit("no active model: train one first")
+        posts = registry.model_table(conn, "post", version)
+        users = registry.model_table(conn, "user", version)
+        dims = conn.execute(
+            sql.SQL("select vector_dims({}) from {} where {} is not null limit 1").format(
+                sql.Identifier(column), posts, sql.Identifier(column)
+            )
+        ).fetchone()[0]
+        conn.execute(sql.SQL("drop table if exists public.{}").format(sql.Identifier(COPY)))
+        conn.execute(
+            sql.SQL(
+                "create table public.{} as select post_id, {}::public.vector({}) as v"
+                " from {} where {} is not null"
+            ).format(
+                sql.Identifier(COPY),
+                sql.Identifier(column),
+                sql.Literal(dims),
+                posts,
+                sql.Identifier(column),
+            )
+        )
+        try:
+            conn.execute(sql.SQL("analyze public.{}").format(sql.Identifier(COPY)))
+            queries = conn.execute(
+                sql.SQL(
+                    "select user_id, {}::text from {} where {} is not null"
+                    " order by md5(user_id::text) limit %s"
+                ).format(sql.Identifier(column), users, sql.Identifier(column)),
+                (args.users,),
+            ).fetchall()
+            seen = {
+                u: [
+                    r[0]
+                    for r in conn.execute(
+                        "select distinct post_id from user_interaction where user_id = %s", (u,)
+                    )
+                ]
+                for u, _ in queries
+            }
+            probe = sql.SQL(
+                "select v.post_id, v.v {op} %(v)s::public.vector from public.{copy} v"
+                " where v.post_id <> all (%(seen)s) order by v.v {op} %(v)s::public.vector"
+                " limit %(k)s"
+            ).format(op=sql.SQL(operator), copy=sql.Identifier(COPY))
+            kth = {}
+            with conn.transaction():
+                conn.execute("set local enable_indexscan = off")
+                for u, vector in queries:
+                    args_ = {"v": vector, "seen": seen[u], "k": args.k}
+                    kth[u] = max(d for _, d in conn.execute(probe, args_, prepare=False))
+            print(f"{args.probe}: {len(queries)} users, k {args.k}, {dims} dimensions")
+            for m, ef_construction in builds:
+                conn.execute(sql.SQL("drop index if exists public.ann_grid_graph"))
+                conn.execute("set maintenance_work_mem = '2GB'")
+                started = time.perf_counter()
+                conn.execute(
+                    sql.SQL(
+                        "create index ann_grid_graph on public.{} using hnsw (v public.{})"
+                        " with (m = {}, ef_construction = {})"
+                    ).format(
+                        sql.Identifier(COPY),
+                        sql.SQL(ops),
+                        sql.Literal(m),
+                        sql.Literal(ef_construction),
+                    )
+                )
+                build = time.perf_counter() - started
+                for ef in efs:
+                    conn.execute(sql.SQL("set hnsw.ef_search = {}").format(sql.Literal(ef)))
+                    conn.execute("set hnsw.iterative_scan = relaxed_order")
+                    recalls, times = [], []
+                    for u, vector in queries:
+                        args_ = {"v": vector, "seen": seen[u], "k": args.k}
+                        plan = conn.execute(
+                            b"explain (analyze, format json) " + probe.as_bytes(conn),
+                            args_,
+                            prepare=False,
+                        ).fetchone()[0][0]
+                        times.append(plan["Execution Time"])
+                        found = [d for _, d in conn.execute(probe, args_, prepare=False)]
+                        recalls.append(sum(d <= kth[u] + 1e-6 for d in found) / args.k)
+                    print(
+                        f"m {m:3d}  ef_construction {ef_construction:4d}  build {build:6.1f} s"
+                        f"  ef_search {ef:4d}  probe p50 {statistics.median(times):6.3f} ms"
+                        f"  recall@{args.k} {statistics.mean(recalls):.3f}",
+                        flush=True,
+                    )
+        finally:
+            conn.execute(sql.SQL("drop table if exists public.{}").format(sql.Identifier(COPY)))
+
+
+if __name__ == "__main__":
+    main()
