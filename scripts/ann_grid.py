@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from recodb import db
-from recodb.evaluation.bench import PROBES
+from recodb.evaluation.bench import PROBES, tie_aware_recall
 from recodb.training import registry
 
 COPY = "ann_grid_posts"
@@ -89,12 +89,12 @@ def main() -> None:
                 " where v.post_id <> all (%(seen)s) order by v.v {op} %(v)s::public.vector"
                 " limit %(k)s"
             ).format(op=sql.SQL(operator), copy=sql.Identifier(COPY))
-            kth = {}
+            exact = {}
             with conn.transaction():
                 conn.execute("set local enable_indexscan = off")
                 for u, vector in queries:
                     args_ = {"v": vector, "seen": seen[u], "k": args.k}
-                    kth[u] = max(d for _, d in conn.execute(probe, args_, prepare=False))
+                    exact[u] = [d for _, d in conn.execute(probe, args_, prepare=False)]
             print(f"{args.probe}: {len(queries)} users, k {args.k}, {dims} dimensions")
             for m, ef_construction in builds:
                 conn.execute(sql.SQL("drop index if exists public.ann_grid_graph"))
@@ -125,7 +125,7 @@ def main() -> None:
                         ).fetchone()[0][0]
                         times.append(plan["Execution Time"])
                         found = [d for _, d in conn.execute(probe, args_, prepare=False)]
-                        recalls.append(sum(d <= kth[u] + 1e-6 for d in found) / args.k)
+                        recalls.append(tie_aware_recall(found, exact[u]))
                     print(
                         f"m {m:3d}  ef_construction {ef_construction:4d}  build {build:6.1f} s"
                         f"  ef_search {ef:4d}  probe p50 {statistics.median(times):6.3f} ms"

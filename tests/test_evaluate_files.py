@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from conftest import _drop_database
+from psycopg.conninfo import conninfo_to_dict
 
 from recodb import db
 from recodb.data import importer
@@ -98,7 +100,4 @@ def test_the_scratch_database_serves_with_this_databases_settings(
                 == 12
             )
     finally:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            name = psycopg.conninfo.conninfo_to_dict(report.scratch_url)["dbname"]
-            conn.execute(psycopg.sql.SQL("drop database {} with (force)").format(
-                psycopg.sql.Identifier(name)))  # fmt: skip
+        _drop_database(db_url, conninfo_to_dict(report.scratch_url)["dbname"])

@@ -326,11 +326,12 @@ def test_draft_graphs_are_sparser(two_groups: psycopg.Connection) -> None:
     """Blend learning probes draft graphs (m = 8, ef_construction = 32); the serving graphs keep
     pgvector's defaults, which the recall target needs."""
     version = train(two_groups, PARAMS).version
-    index = f"recodb.post_vector_v{version}_cf_ip"
+    name = f"post_vector_v{version}_cf_ip"
+    index = f"recodb.{name}"
     options = "select reloptions from pg_class where oid = %s::regclass"
     assert two_groups.execute(options, (index,)).fetchone()[0] is None
     with two_groups.transaction():
-        two_groups.execute(f"drop index {index}")
+        two_groups.execute(sql.SQL("drop index {}").format(sql.Identifier("recodb", name)))
         two_groups.execute(
             "select recodb.index_model_table(%s, 'HNSW post inner product', true)", (version,)
         )

@@ -70,6 +70,15 @@ def probe_query(conn: psycopg.Connection, version: int, kind: str) -> sql.Compos
     )
 
 
+def tie_aware_recall(approx: list[float], exact: list[float]) -> float:
+    """The share of the exact k nearest that a probe found, by distance: a found post counts
+    when it is no farther than the exact k-th (up to 1e-6 for rounding), as ann-benchmarks
+    counts, so that which of several equally distant posts each side returned does not
+    matter."""
+    kth = max(exact) + 1e-6
+    return min(sum(d <= kth for d in approx), len(exact)) / len(exact)
+
+
 def ann_recall(
     conn: psycopg.Connection, version: int, users: list, k: int = 50
 ) -> dict[str, float]:
@@ -77,10 +86,8 @@ def ann_recall(
     sequential scan) that the HNSW probe finds, with the scoring function's own settings, seen
     posts excluded from both. The user's vector is a parameter, as in slate_parts(): an
     ORDER BY on a joined column would not use the index and would compare the scan with
-    itself. A post the probe finds counts when it is no farther than the exact k-th (as
-    ann-benchmarks counts, up to 1e-6 for rounding): posts with equal vectors (the same text)
-    tie, and which of the tied ones a scan returns is arbitrary, so comparing the two sets of
-    ids undercounted (the text probe read 0.72 where 0.997 of its posts were as near)."""
+    itself. Counted by distance (tie_aware_recall()): posts at equal distances tie, and which
+    of them a scan returns is arbitrary, so comparing the two sets of ids undercounts."""
     settings = hnsw_settings(conn)
     recalls: dict[str, list[float]] = {kind: [] for kind in PROBES}
     users_table = registry.model_table(conn, "user", version)
@@ -113,8 +120,7 @@ def ann_recall(
                 conn.execute("set local enable_indexscan = off")
                 exact = [d for _, d in conn.execute(query, args, prepare=False)]
             if exact:
-                kth = max(exact) + 1e-6
-                recalls[kind].append(min(sum(d <= kth for d in approx), len(exact)) / len(exact))
+                recalls[kind].append(tie_aware_recall(approx, exact))
     return {kind: float(np.mean(r)) if r else float("nan") for kind, r in recalls.items()}
 
 

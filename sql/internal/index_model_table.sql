@@ -7,7 +7,7 @@
 -- A draft graph (p_draft: m = 8, ef_construction = 32: 6.3 s, recall@30 0.889; m = 4 would be
 -- 4.0 s, 0.608) is for learning a blend, which serves 500 validation users from vectors that
 -- live for one rolled-back transaction: there exact scans of every post cost more (at 100k
--- users × 1M posts that step took 531 s with scans, 102 s with draft graphs).
+-- users × 1M posts that step took 531 s with scans, 167 s with these draft graphs).
 create or replace function recodb.index_model_table(
     p_version integer,
     p_step text,
