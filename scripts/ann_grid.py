@@ -31,7 +31,12 @@ COPY = "ann_grid_posts"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--probe", default="inner_product", choices=sorted(PROBES))
+    parser.add_argument(
+        "--probe",
+        default="inner_product",
+        choices=sorted(k for k, p in PROBES.items() if p.asked_by == "user" and p.table == "post"),
+        help="a user's probe of the posts (similar_posts and neighbours: `recodb bench`)",
+    )
     parser.add_argument("--builds", default="16/64,8/64", help="m/ef_construction, comma-separated")
     parser.add_argument("--ef", default="40,60,100,200", help="hnsw.ef_search values")
     parser.add_argument("--k", type=int, default=30, help="posts per probe")
@@ -39,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     builds = [tuple(int(x) for x in b.split("/")) for b in args.builds.split(",")]
     efs = [int(e) for e in args.ef.split(",")]
-    column, operator = PROBES[args.probe]
+    column, operator = PROBES[args.probe].column, PROBES[args.probe].operator
     ops = "vector_ip_ops" if operator == "<#>" else "vector_cosine_ops"
 
     with psycopg.connect(db.resolve().url, autocommit=True) as conn:

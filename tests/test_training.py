@@ -322,21 +322,26 @@ def test_reseeding_removes_the_models(two_groups: psycopg.Connection) -> None:
     assert gone is None
 
 
-def test_draft_graphs_are_sparser(two_groups: psycopg.Connection) -> None:
-    """Blend learning probes draft graphs (m = 8, ef_construction = 32); the serving graphs keep
-    pgvector's defaults, which the recall target needs."""
+def test_graph_options_follow_the_probes(two_groups: psycopg.Connection) -> None:
+    """The graphs a user's vector probes (inner product, text) keep pgvector's defaults, which
+    their recall needs; the graphs probed by their own points (post and user cosine) are sparse,
+    and so are the draft graphs blend learning builds (m = 8, ef_construction = 32)."""
     version = train(two_groups, PARAMS).version
-    name = f"post_vector_v{version}_cf_ip"
-    index = f"recodb.{name}"
+    sparse = ["m=8", "ef_construction=32"]
     options = "select reloptions from pg_class where oid = %s::regclass"
-    assert two_groups.execute(options, (index,)).fetchone()[0] is None
+    graphs = {
+        f"post_vector_v{version}_cf_ip": None,
+        f"post_vector_v{version}_content_cos": None,
+        f"post_vector_v{version}_cf_cos": sparse,
+        f"user_vector_v{version}_cf_cos": sparse,
+    }
+    for name, expected in graphs.items():
+        assert two_groups.execute(options, (f"recodb.{name}",)).fetchone()[0] == expected, name
+    name = f"post_vector_v{version}_cf_ip"
     with two_groups.transaction():
         two_groups.execute(sql.SQL("drop index {}").format(sql.Identifier("recodb", name)))
         two_groups.execute(
             "select recodb.index_model_table(%s, 'HNSW post inner product', true)", (version,)
         )
-        assert two_groups.execute(options, (index,)).fetchone()[0] == [
-            "m=8",
-            "ef_construction=32",
-        ]
+        assert two_groups.execute(options, (f"recodb.{name}",)).fetchone()[0] == sparse
         raise psycopg.Rollback()

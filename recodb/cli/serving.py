@@ -323,12 +323,19 @@ def bench_command(
     console.print(table)
     console.print(
         f"refresh: median {report['refresh_seconds']['median']:.2f} s; "
-        f"errors while refreshing: {report['recommend_during_refresh']['errors']}; "
-        "ANN recall@50 vs exact: "
-        + ", ".join(
-            f"{kind.replace('_', ' ')} {r:.4f}" for kind, r in report["ann_recall_at_50"].items()
-        )
+        f"errors while refreshing: {report['recommend_during_refresh']['errors']}"
     )
+    probes = Table(title="HNSW probes against an exact scan (k = 50)")
+    for column in ("probe", "recall", "queries mostly missed", "distance gap"):
+        probes.add_column(column, justify="left" if column == "probe" else "right")
+    for kind, recall in report["ann_recall_at_50"].items():
+        probes.add_row(
+            kind.replace("_", " "),
+            f"{recall:.4f}",
+            f"{report['ann_missed_at_50'][kind]:.1%}",
+            f"{report['ann_distance_gap_at_50'][kind]:.5f}",
+        )
+    console.print(probes)
     if "recommend_concurrent" in report:
         r = report["recommend_concurrent"]
         console.print(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,34 +40,56 @@ def _timed(conn: psycopg.Connection, query: str, args_list: list[tuple]) -> list
 
 
 SCORING_FUNCTION = "recodb.slate_parts(uuid, integer, public.vector, public.vector, uuid[], jsonb)"
+NEIGHBOURS_FUNCTION = "recodb.cosine_neighbours(text, uuid, integer)"
 
 
-def hnsw_settings(conn: psycopg.Connection) -> dict[str, str]:
-    """The hnsw.* settings recommend()'s scoring function runs with (its SET clauses)."""
+def hnsw_settings(conn: psycopg.Connection, function: str = SCORING_FUNCTION) -> dict[str, str]:
+    """The hnsw.* settings a serving function runs with (its SET clauses); by default those of
+    recommend()'s scoring function."""
     config = conn.execute(
-        "select proconfig from pg_proc where oid = %s::regprocedure", (SCORING_FUNCTION,)
+        "select proconfig from pg_proc where oid = %s::regprocedure", (function,)
     ).fetchone()[0]
     pairs = (item.split("=", 1) for item in config or [])
     return {k: v for k, v in pairs if k.startswith("hnsw.")}
 
 
-# The two probes of a fresh slate: (vector column, pgvector operator), as slate_parts() runs them.
-PROBES = {"inner_product": ("cf", "<#>"), "content": ("content", "<=>")}
+@dataclass(frozen=True)
+class Probe:
+    """One HNSW probe serving runs: the model table (post or user) it searches, by which vector
+    column and pgvector operator, what asks (a user's vector, or the row's own: a post for
+    similar_posts), and the function whose hnsw.* settings it runs with."""
+
+    table: str
+    column: str
+    operator: str
+    asked_by: str
+    function: str = SCORING_FUNCTION
+
+
+PROBES = {
+    # A fresh slate's three probes (slate_parts()).
+    "inner_product": Probe("post", "cf", "<#>", "user"),
+    "content": Probe("post", "content", "<=>", "user"),
+    "neighbours": Probe("user", "cf", "<=>", "user"),
+    # similar_posts() (cosine_neighbours()).
+    "similar_posts": Probe("post", "cf", "<=>", "post", NEIGHBOURS_FUNCTION),
+}
 
 
 def probe_query(conn: psycopg.Connection, version: int, kind: str) -> sql.Composed:
-    """A fresh slate's probe of the version's posts: the nearest to the vector %(v)s, seen posts
-    %(seen)s left out, %(k)s of them, each with its distance (the HNSW index answers it unless
-    index scans are off)."""
-    column, operator = PROBES[kind]
+    """A probe of the version's posts or users: the nearest to the vector %(v)s, the ids
+    %(seen)s left out (a user's seen posts, or the asking row itself), %(k)s of them, each with
+    its distance (the HNSW index answers it unless index scans are off)."""
+    probe = PROBES[kind]
     return sql.SQL(
-        "select v.post_id, v.{col} {op} %(v)s::public.vector as distance from {posts} v"
-        " where v.{col} is not null and v.post_id <> all (%(seen)s)"
+        "select v.{key}, v.{col} {op} %(v)s::public.vector as distance from {table} v"
+        " where v.{col} is not null and v.{key} <> all (%(seen)s)"
         " order by v.{col} {op} %(v)s::public.vector limit %(k)s"
     ).format(
-        posts=registry.model_table(conn, "post", version),
-        col=sql.Identifier(column),
-        op=sql.SQL(operator),
+        table=registry.model_table(conn, probe.table, version),
+        key=sql.Identifier(f"{probe.table}_id"),
+        col=sql.Identifier(probe.column),
+        op=sql.SQL(probe.operator),
     )
 
 
@@ -79,19 +102,31 @@ def tie_aware_recall(approx: list[float], exact: list[float]) -> float:
     return min(sum(d <= kth for d in approx), len(exact)) / len(exact)
 
 
+@dataclass(frozen=True)
+class ProbeQuality:
+    """How near a probe comes to an exact scan, averaged over its queries: recall (tie-aware),
+    the share of queries it mostly missed (recall below one half), and the distance gap (the
+    mean distance of what it found minus that of the exact k nearest: what a miss costs, in
+    the operator's units; for cosine, lost similarity)."""
+
+    recall: float
+    missed: float
+    distance_gap: float
+
+
 def ann_recall(
-    conn: psycopg.Connection, version: int, users: list, k: int = 50
-) -> dict[str, float]:
-    """Per probe (inner product, content): the mean share of the exact k nearest posts (a
-    sequential scan) that the HNSW probe finds, with the scoring function's own settings, seen
-    posts excluded from both. The user's vector is a parameter, as in slate_parts(): an
-    ORDER BY on a joined column would not use the index and would compare the scan with
-    itself. Counted by distance (tie_aware_recall()): posts at equal distances tie, and which
-    of them a scan returns is arbitrary, so comparing the two sets of ids undercounts."""
-    settings = hnsw_settings(conn)
-    recalls: dict[str, list[float]] = {kind: [] for kind in PROBES}
+    conn: psycopg.Connection, version: int, users: list, posts: list, k: int = 50
+) -> dict[str, ProbeQuality]:
+    """Per probe (PROBES): how the HNSW answer compares with the exact k nearest (a sequential
+    scan), with the serving function's own settings. A user's probes leave their seen posts out
+    (and themselves, among users), as slate_parts() does; similar_posts asks with the vectors of
+    `posts`, each leaving itself out. The vector is a parameter, as in slate_parts(): an ORDER BY
+    on a joined column would not use the index and would compare the scan with itself. Counted
+    by distance (tie_aware_recall()): rows at equal distances tie, and which of them a scan
+    returns is arbitrary, so comparing the two sets of ids undercounts."""
     users_table = registry.model_table(conn, "user", version)
-    queries = {kind: probe_query(conn, version, kind) for kind in PROBES}
+    posts_table = registry.model_table(conn, "post", version)
+    asking: dict[str, list[tuple[Any, dict[str, str | None], list]]] = {"user": [], "post": []}
     for user in users:
         cf, content = conn.execute(
             sql.SQL("select cf::text, content::text from {} where user_id = %s").format(
@@ -105,10 +140,28 @@ def ann_recall(
                 "select distinct post_id from user_interaction where user_id = %s", (user,)
             )
         ]
-        for kind, vector in (("inner_product", cf), ("content", content)):
+        asking["user"].append((user, {"cf": cf, "content": content}, seen))
+    vectors = dict(
+        conn.execute(
+            sql.SQL("select post_id, cf::text from {} where post_id = any (%s)").format(
+                posts_table
+            ),
+            (posts,),
+        ).fetchall()
+    )
+    asking["post"] = [(post, {"cf": vectors.get(post)}, [post]) for post in posts]
+
+    out = {}
+    for kind, probe in PROBES.items():
+        settings = hnsw_settings(conn, probe.function)
+        query = probe_query(conn, version, kind)
+        recalls, gaps = [], []
+        for who, vectors, seen in asking[probe.asked_by]:
+            vector = vectors.get(probe.column)
             if vector is None:
                 continue
-            query = queries[kind]
+            if probe.table == "user":
+                seen = [who]  # a user's neighbours leave out only the user
             args = {"v": vector, "seen": seen, "k": k}
             with conn.transaction():
                 for name, value in settings.items():
@@ -119,9 +172,21 @@ def ann_recall(
                 approx = [d for _, d in conn.execute(query, args, prepare=False)]
                 conn.execute("set local enable_indexscan = off")
                 exact = [d for _, d in conn.execute(query, args, prepare=False)]
-            if exact:
-                recalls[kind].append(tie_aware_recall(approx, exact))
-    return {kind: float(np.mean(r)) if r else float("nan") for kind, r in recalls.items()}
+            if exact and approx:
+                recalls.append(tie_aware_recall(approx, exact))
+                # Both come nearest first: the exact n nearest bound any n the probe found.
+                n = min(len(approx), len(exact))
+                gaps.append(float(np.mean(approx[:n])) - float(np.mean(exact[:n])))
+        out[kind] = (
+            ProbeQuality(
+                float(np.mean(recalls)),
+                float(np.mean(np.array(recalls) < 0.5)),
+                float(np.mean(gaps)),
+            )
+            if recalls
+            else ProbeQuality(float("nan"), float("nan"), float("nan"))
+        )
+    return out
 
 
 def data_scale(conn: psycopg.Connection) -> dict[str, int]:
@@ -199,7 +264,7 @@ def run(
                 (str(seed),),
             )
         ]
-        recall = ann_recall(conn, version, with_vectors)
+        recall = ann_recall(conn, version, with_vectors, posts[:200])
         hnsw_settings_used = hnsw_settings(conn)
 
     step("recommend while refreshing")
@@ -222,7 +287,11 @@ def run(
             "runs": [round(s, 3) for s in refresh],
         },
         "recommend_during_refresh": _summary(during) | {"errors": errors},
-        "ann_recall_at_50": {kind: round(r, 4) for kind, r in recall.items()},
+        "ann_recall_at_50": {kind: round(q.recall, 4) for kind, q in recall.items()},
+        # The share of queries a probe mostly missed (recall < 0.5), and what its misses cost
+        # in distance (mean found minus mean exact; for cosine, similarity lost).
+        "ann_missed_at_50": {kind: round(q.missed, 4) for kind, q in recall.items()},
+        "ann_distance_gap_at_50": {kind: round(q.distance_gap, 5) for kind, q in recall.items()},
         "hnsw_settings": hnsw_settings_used,
     }
 

@@ -1,13 +1,21 @@
 -- requires: 0003
 -- Build one step of model_index_steps() on a version's tables (training calls each in turn,
 -- inside the transaction that wrote the vectors, and shows each as progress).
--- The serving graphs use pgvector's defaults (m = 16, ef_construction = 64). Measured at 20k
--- users × 200k posts (inner product, probes of 30 with seen posts excluded, recall against an
--- exact scan, ef_search 40): m = 16 builds in 22.9 s, recall@30 0.977; m = 8 in 10.6 s, 0.910.
--- A draft graph (p_draft: m = 8, ef_construction = 32: 6.3 s, recall@30 0.889; m = 4 would be
--- 4.0 s, 0.608) is for learning a blend, which serves 500 validation users from vectors that
--- live for one rolled-back transaction: there exact scans of every post cost more (at 100k
--- users × 1M posts that step took 531 s with scans, 167 s with these draft graphs).
+-- Graph options follow where a probe's queries come from. Measured at 20k users × 200k posts,
+-- ef_search 40, recall against an exact scan:
+--   * A user's vector probing posts (inner product; the text profile probing post text) is a
+--     query from another distribution than the graph's points, and needs pgvector's defaults
+--     (m = 16, ef_construction = 64): inner product builds in 22.9 s with recall@30 0.977,
+--     against 10.6 s and 0.910 at m = 8 (seen posts excluded); text 0.776 at the defaults,
+--     0.675 at ef_construction 32.
+--   * A post probing posts (similar_posts) and a user probing users (a slate's neighbours)
+--     query the graph's own points, and a sparse graph finds them: post cosine m = 8,
+--     ef_construction = 32 builds in 10.0 s with recall@20 0.983 (28.6 s and 0.997 at the
+--     defaults); user cosine in 1.7 s with 0.990 (4.5 s and 0.998).
+-- A draft graph (p_draft: m = 8, ef_construction = 32 everywhere: inner product 6.3 s, recall@30
+-- 0.889) is for learning a blend, which serves 500 validation users from vectors that live for
+-- one rolled-back transaction: there exact scans of every post cost more (at 100k users × 1M
+-- posts that step took 531 s with scans, 167 s with these draft graphs).
 create or replace function recodb.index_model_table(
     p_version integer,
     p_step text,
@@ -24,7 +32,8 @@ declare
     v_posts text := recodb.model_table_name('post', p_version);
     v_users text := recodb.model_table_name('user', p_version);
     v_name text := 'v' || p_version;
-    v_with text := case when p_draft then ' with (m = 8, ef_construction = 32)' else '' end;
+    v_sparse constant text := ' with (m = 8, ef_construction = 32)';
+    v_with text := case when p_draft then v_sparse else '' end;
 begin
     case p_step
     when 'post keys' then
@@ -36,7 +45,7 @@ begin
                        'post_vector_' || v_name || '_cf_ip', v_posts, v_with);
     when 'HNSW post cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
-                       'post_vector_' || v_name || '_cf_cos', v_posts, v_with);
+                       'post_vector_' || v_name || '_cf_cos', v_posts, v_sparse);
     when 'HNSW post content' then
         if (select a.atttypmod <= 0 from pg_attribute a
             where a.attrelid = v_posts::regclass and a.attname = 'content') then
@@ -46,7 +55,7 @@ begin
                        'post_vector_' || v_name || '_content_cos', v_posts, v_with);
     when 'HNSW user cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
-                       'user_vector_' || v_name || '_cf_cos', v_users, v_with);
+                       'user_vector_' || v_name || '_cf_cos', v_users, v_sparse);
     when 'analyze' then
         execute format('analyze %s', v_posts);
         execute format('analyze %s', v_users);
@@ -59,6 +68,6 @@ $$;
 
 comment on function recodb.index_model_table(integer, text, boolean) is
     'Internal: builds one of model_index_steps() on model version p_version''s tables; false '
-    'when the step does not apply (no text vectors); p_draft: sparser, quicker graphs';
+    'when the step does not apply (no text vectors); p_draft: sparser, quicker graphs for every probe';
 
 revoke execute on function recodb.index_model_table(integer, text, boolean) from public;

@@ -332,7 +332,8 @@ declare
     v_posts text := recodb.model_table_name('post', p_version);
     v_users text := recodb.model_table_name('user', p_version);
     v_name text := 'v' || p_version;
-    v_with text := case when p_draft then ' with (m = 8, ef_construction = 32)' else '' end;
+    v_sparse constant text := ' with (m = 8, ef_construction = 32)';
+    v_with text := case when p_draft then v_sparse else '' end;
 begin
     case p_step
     when 'post keys' then
@@ -344,7 +345,7 @@ begin
                        'post_vector_' || v_name || '_cf_ip', v_posts, v_with);
     when 'HNSW post cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
-                       'post_vector_' || v_name || '_cf_cos', v_posts, v_with);
+                       'post_vector_' || v_name || '_cf_cos', v_posts, v_sparse);
     when 'HNSW post content' then
         if (select a.atttypmod <= 0 from pg_attribute a
             where a.attrelid = v_posts::regclass and a.attname = 'content') then
@@ -354,7 +355,7 @@ begin
                        'post_vector_' || v_name || '_content_cos', v_posts, v_with);
     when 'HNSW user cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
-                       'user_vector_' || v_name || '_cf_cos', v_users, v_with);
+                       'user_vector_' || v_name || '_cf_cos', v_users, v_sparse);
     when 'analyze' then
         execute format('analyze %s', v_posts);
         execute format('analyze %s', v_users);
@@ -365,7 +366,7 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors); p_draft: sparser, quicker graphs';
+COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors); p_draft: sparser, quicker graphs for every probe';
 
 CREATE FUNCTION recodb.model_index_steps() RETURNS TABLE(step text)
     LANGUAGE sql IMMUTABLE
