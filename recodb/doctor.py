@@ -310,7 +310,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
-    """The active model's HNSW indexes: without them every feed is a sequential scan."""
+    """The active model's vector indexes (HNSW graphs, IVFFlat lists for text): without them
+    every feed is a sequential scan."""
     row = conn.execute(
         "select version, recodb.model_table_name('post', version),"
         " recodb.model_table_name('user', version)"
@@ -319,17 +320,29 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
     if row is None:
         return []
     version, posts, users = row
-    expected = [(posts, "cf", "vector_ip_ops"), (posts, "cf", "vector_cosine_ops")]
+    # (table, column, operator class, access method, options for the fix)
+    sparse = " with (m = 8, ef_construction = 32)"
+    expected = [
+        (posts, "cf", "vector_ip_ops", "hnsw", ""),
+        (posts, "cf", "vector_cosine_ops", "hnsw", sparse),
+    ]
     content_dims = conn.execute(
         "select a.atttypmod from pg_attribute a"
         " where a.attrelid = to_regclass(%s) and a.attname = 'content' and not a.attisdropped",
         (posts,),
     ).fetchone()
     if content_dims and content_dims[0] > 0:
-        expected.append((posts, "content", "vector_cosine_ops"))
-    expected.append((users, "cf", "vector_cosine_ops"))
+        # index_model_table(): about 200 posts a list (reltuples: the planner's estimate).
+        lists = conn.execute(
+            "select least(32768, greatest(1, ceil(reltuples / 200)))::integer"
+            " from pg_class where oid = to_regclass(%s)",
+            (posts,),
+        ).fetchone()
+        options = f" with (lists = {lists[0] if lists else 1})"
+        expected.append((posts, "content", "vector_cosine_ops", "ivfflat", options))
+    expected.append((users, "cf", "vector_cosine_ops", "hnsw", sparse))
     findings = []
-    for table, column, opclass in expected:
+    for table, column, opclass, method, options in expected:
         if conn.execute("select to_regclass(%s) is null", (table,)).fetchone()[0]:
             findings.append(
                 Finding(
@@ -346,15 +359,16 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
             select i.indexrelid::regclass::text, i.indisvalid and i.indisready
             from pg_index i
             join pg_class c on c.oid = i.indexrelid
-            join pg_am am on am.oid = c.relam and am.amname = 'hnsw'
+            join pg_am am on am.oid = c.relam and am.amname = %s
             join pg_opclass o on o.oid = i.indclass[0] and o.opcname = %s
             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
             where i.indrelid = %s::regclass and a.attname = %s
             """,
-            (opclass, table, column),
+            (method, opclass, table, column),
         ).fetchall()
+        kind = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}[method]
         fix = (
-            f"create index concurrently on {table} using hnsw ({column} {opclass});"
+            f"create index concurrently on {table} using {method} ({column} {opclass}){options};"
             " (or retrain: `recodb train`)"
         )
         if not indexes:
@@ -362,7 +376,8 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
                 Finding(
                     "error",
                     "model indexes",
-                    f"{table} ({column}, {opclass}) has no HNSW index: feeds scan the whole table",
+                    f"{table} ({column}, {opclass}) has no {kind} index: feeds scan the whole "
+                    "table",
                     fix,
                 )
             )
@@ -372,7 +387,7 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
                 Finding(
                     "error",
                     "model indexes",
-                    f"HNSW index {name} is invalid (an interrupted concurrent build)",
+                    f"{kind} index {name} is invalid (an interrupted concurrent build)",
                     f"reindex index concurrently {name};",
                 )
             )

@@ -71,7 +71,7 @@ def test_planted_problems_are_found(db_url: str, tmp_path: Path) -> None:
             conn.execute("grant create on schema public to public")
             # 2. A feed app's login role without timeouts.
             conn.execute(sql.SQL("create role {} login in role recodb_feed_reader").format(ident))
-            # 3. The active model lost an HNSW index.
+            # 3. The active model lost an HNSW index ...
             index = conn.execute(
                 "select i.indexrelid::regclass::text from pg_index i"
                 " join pg_class c on c.oid = i.indexrelid"
@@ -80,6 +80,8 @@ def test_planted_problems_are_found(db_url: str, tmp_path: Path) -> None:
                 " order by 1 limit 1"
             ).fetchone()[0]
             conn.execute(sql.SQL("drop index {}").format(sql.SQL(index)))
+            # ... and its text lists.
+            conn.execute("drop index recodb.post_vector_v1_content_cos")
             # 4. A setting out of bounds, written past the trigger.
             conn.execute("alter table recodb.setting disable trigger user")
             conn.execute("update recodb.setting set value = '3000000000' where key = 'slate_size'")
@@ -100,8 +102,11 @@ def test_planted_problems_are_found(db_url: str, tmp_path: Path) -> None:
             assert f'alter role "{app_role}" set statement_timeout' in mine[0].fix
 
             indexes = _by_check(findings, "model indexes")
-            assert [f.level for f in indexes] == ["error"]
+            assert [f.level for f in indexes] == ["error", "error"]
             assert "has no HNSW index" in indexes[0].message
+            assert "(content, vector_cosine_ops) has no IVFFlat index" in indexes[1].message
+            # 200 posts, about 200 a list, as training builds it.
+            assert "using ivfflat (content vector_cosine_ops) with (lists = 1);" in indexes[1].fix
 
             bounds = _by_check(findings, "settings")
             assert [(f.level, f.fix) for f in bounds] == [

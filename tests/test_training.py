@@ -323,15 +323,16 @@ def test_reseeding_removes_the_models(two_groups: psycopg.Connection) -> None:
 
 
 def test_graph_options_follow_the_probes(two_groups: psycopg.Connection) -> None:
-    """The graphs a user's vector probes (inner product, text) keep pgvector's defaults, which
-    their recall needs; the graphs probed by their own points (post and user cosine) are sparse,
-    and so are the draft graphs blend learning builds (m = 8, ef_construction = 32)."""
+    """The graph a user's vector probes (inner product) keeps pgvector's defaults, which its
+    recall needs; the graphs probed by their own points (post and user cosine) are sparse, and
+    so are the draft graphs blend learning builds (m = 8, ef_construction = 32); text has
+    IVFFlat lists of about 200 posts."""
     version = train(two_groups, PARAMS).version
     sparse = ["m=8", "ef_construction=32"]
     options = "select reloptions from pg_class where oid = %s::regclass"
     graphs = {
         f"post_vector_v{version}_cf_ip": None,
-        f"post_vector_v{version}_content_cos": None,
+        f"post_vector_v{version}_content_cos": ["lists=1"],  # about 200 posts a list
         f"post_vector_v{version}_cf_cos": sparse,
         f"user_vector_v{version}_cf_cos": sparse,
     }

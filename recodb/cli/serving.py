@@ -325,7 +325,7 @@ def bench_command(
         f"refresh: median {report['refresh_seconds']['median']:.2f} s; "
         f"errors while refreshing: {report['recommend_during_refresh']['errors']}"
     )
-    probes = Table(title="HNSW probes against an exact scan (k = 50)")
+    probes = Table(title="index probes against an exact scan (k = 50)")
     for column in ("probe", "recall", "queries mostly missed", "distance gap"):
         probes.add_column(column, justify="left" if column == "probe" else "right")
     for kind, recall in report["ann_recall_at_50"].items():

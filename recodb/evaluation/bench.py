@@ -1,5 +1,6 @@
 """Serving benchmarks: latency of the SQL functions as a client sees them, refresh time,
-readers during a refresh, and the recall of recommend()'s HNSW candidates against an exact scan.
+readers during a refresh, and the recall of the index probes (recommend()'s candidates,
+similar_posts) against an exact scan.
 """
 
 from __future__ import annotations
@@ -43,21 +44,21 @@ SCORING_FUNCTION = "recodb.slate_parts(uuid, integer, public.vector, public.vect
 NEIGHBOURS_FUNCTION = "recodb.cosine_neighbours(text, uuid, integer)"
 
 
-def hnsw_settings(conn: psycopg.Connection, function: str = SCORING_FUNCTION) -> dict[str, str]:
-    """The hnsw.* settings a serving function runs with (its SET clauses); by default those of
-    recommend()'s scoring function."""
+def probe_settings(conn: psycopg.Connection, function: str = SCORING_FUNCTION) -> dict[str, str]:
+    """The hnsw.* and ivfflat.* settings a serving function runs with (its SET clauses); by
+    default those of recommend()'s scoring function."""
     config = conn.execute(
         "select proconfig from pg_proc where oid = %s::regprocedure", (function,)
     ).fetchone()[0]
     pairs = (item.split("=", 1) for item in config or [])
-    return {k: v for k, v in pairs if k.startswith("hnsw.")}
+    return {k: v for k, v in pairs if k.startswith(("hnsw.", "ivfflat."))}
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One HNSW probe serving runs: the model table (post or user) it searches, by which vector
+    """One index probe serving runs: the model table (post or user) it searches, by which vector
     column and pgvector operator, what asks (a user's vector, or the row's own: a post for
-    similar_posts), and the function whose hnsw.* settings it runs with."""
+    similar_posts), and the function whose hnsw.* and ivfflat.* settings it runs with."""
 
     table: str
     column: str
@@ -79,7 +80,7 @@ PROBES = {
 def probe_query(conn: psycopg.Connection, version: int, kind: str) -> sql.Composed:
     """A probe of the version's posts or users: the nearest to the vector %(v)s, the ids
     %(seen)s left out (a user's seen posts, or the asking row itself), %(k)s of them, each with
-    its distance (the HNSW index answers it unless index scans are off)."""
+    its distance (the index answers it unless index scans are off)."""
     probe = PROBES[kind]
     return sql.SQL(
         "select v.{key}, v.{col} {op} %(v)s::public.vector as distance from {table} v"
@@ -117,7 +118,7 @@ class ProbeQuality:
 def ann_recall(
     conn: psycopg.Connection, version: int, users: list, posts: list, k: int = 50
 ) -> dict[str, ProbeQuality]:
-    """Per probe (PROBES): how the HNSW answer compares with the exact k nearest (a sequential
+    """Per probe (PROBES): how the index's answer compares with the exact k nearest (a sequential
     scan), with the serving function's own settings. A user's probes leave their seen posts out
     (and themselves, among users), as slate_parts() does; similar_posts asks with the vectors of
     `posts`, each leaving itself out. The vector is a parameter, as in slate_parts(): an ORDER BY
@@ -153,7 +154,7 @@ def ann_recall(
 
     out = {}
     for kind, probe in PROBES.items():
-        settings = hnsw_settings(conn, probe.function)
+        settings = probe_settings(conn, probe.function)
         query = probe_query(conn, version, kind)
         recalls, gaps = [], []
         for who, vectors, seen in asking[probe.asked_by]:
@@ -265,7 +266,7 @@ def run(
             )
         ]
         recall = ann_recall(conn, version, with_vectors, posts[:200])
-        hnsw_settings_used = hnsw_settings(conn)
+        probe_settings_used = probe_settings(conn)
 
     step("recommend while refreshing")
     during, errors = _readers_during_refresh(database, users[:200])
@@ -292,7 +293,7 @@ def run(
         # in distance (mean found minus mean exact; for cosine, similarity lost).
         "ann_missed_at_50": {kind: round(q.missed, 4) for kind, q in recall.items()},
         "ann_distance_gap_at_50": {kind: round(q.distance_gap, 5) for kind, q in recall.items()},
-        "hnsw_settings": hnsw_settings_used,
+        "probe_settings": probe_settings_used,
     }
 
 

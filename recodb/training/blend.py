@@ -311,7 +311,7 @@ def learn_blend(
         )
         # Draft graphs for the probes slate_parts() runs: exact scans of every post, three per
         # user, cost more (at 100k users × 1M posts this step took 531 s with them).
-        for name in ("post keys", "user keys", "HNSW post inner product", "HNSW post content",
+        for name in ("post keys", "user keys", "HNSW post inner product", "IVFFlat post content",
                      "HNSW user cosine", "analyze"):  # fmt: skip
             step(f"blend: {name} (draft)")
             conn.execute("select recodb.index_model_table(%s, %s, true)", (version, name))

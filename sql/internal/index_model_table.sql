@@ -1,21 +1,27 @@
 -- requires: 0003
 -- Build one step of model_index_steps() on a version's tables (training calls each in turn,
 -- inside the transaction that wrote the vectors, and shows each as progress).
--- Graph options follow where a probe's queries come from. Measured at 20k users × 200k posts,
--- ef_search 40, recall against an exact scan:
---   * A user's vector probing posts (inner product; the text profile probing post text) is a
---     query from another distribution than the graph's points, and needs pgvector's defaults
---     (m = 16, ef_construction = 64): inner product builds in 22.9 s with recall@30 0.977,
---     against 10.6 s and 0.910 at m = 8 (seen posts excluded); text 0.776 at the defaults,
---     0.675 at ef_construction 32.
+-- Index options follow where a probe's queries come from. Measured at 20k users × 200k posts,
+-- recall against an exact scan:
+--   * A user's vector probing posts by inner product asks from another distribution than the
+--     graph's points, and needs pgvector's defaults (m = 16, ef_construction = 64): it builds
+--     in 22.9 s with recall@30 0.977 at ef_search 40, against 10.6 s and 0.910 at m = 8 (seen
+--     posts excluded).
 --   * A post probing posts (similar_posts) and a user probing users (a slate's neighbours)
---     query the graph's own points, and a sparse graph finds them: post cosine m = 8,
+--     ask with the graph's own points, and a sparse graph finds them: post cosine m = 8,
 --     ef_construction = 32 builds in 10.0 s with recall@20 0.983 (28.6 s and 0.997 at the
 --     defaults); user cosine in 1.7 s with 0.990 (4.5 s and 0.998).
--- A draft graph (p_draft: m = 8, ef_construction = 32 everywhere: inner product 6.3 s, recall@30
--- 0.889) is for learning a blend, which serves 500 validation users from vectors that live for
+--   * Text vectors gather in tight clusters (posts of one topic lie within cosine distance
+--     0.01 of each other), and a text profile mixes them. An HNSW graph of them strands a
+--     sixth of the profiles in the wrong cluster whatever the search effort: recall@30 0.776
+--     at ef_search 40, 0.824 at 200, 0.818 with m = 32, and 17.5 % of users mostly missed.
+--     IVFFlat's k-means lists do not strand them: about 200 posts a list, 10 lists a probe
+--     (slate_parts), recall@30 0.948 at about 1 ms more a probe, and it builds in 13.8 s
+--     instead of 40.5 s.
+-- A draft index (p_draft: m = 8, ef_construction = 32 for the graphs; the text lists are the
+-- same) is for learning a blend, which serves 500 validation users from vectors that live for
 -- one rolled-back transaction: there exact scans of every post cost more (at 100k users × 1M
--- posts that step took 531 s with scans, 167 s with these draft graphs).
+-- posts that step took 531 s with scans, 167 s with draft graphs).
 create or replace function recodb.index_model_table(
     p_version integer,
     p_step text,
@@ -24,7 +30,7 @@ create or replace function recodb.index_model_table(
 returns boolean
 language plpgsql
 set search_path = pg_catalog, pg_temp
--- The graph builds fastest when it fits in memory (pgvector warns when it doesn't).
+-- A graph builds fastest when it fits in memory (pgvector warns when it doesn't).
 set maintenance_work_mem = '2GB'
 set max_parallel_maintenance_workers = 1
 as $$
@@ -34,6 +40,7 @@ declare
     v_name text := 'v' || p_version;
     v_sparse constant text := ' with (m = 8, ef_construction = 32)';
     v_with text := case when p_draft then v_sparse else '' end;
+    v_texts bigint;
 begin
     case p_step
     when 'post keys' then
@@ -46,13 +53,18 @@ begin
     when 'HNSW post cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
                        'post_vector_' || v_name || '_cf_cos', v_posts, v_sparse);
-    when 'HNSW post content' then
+    when 'IVFFlat post content' then
         if (select a.atttypmod <= 0 from pg_attribute a
             where a.attrelid = v_posts::regclass and a.attname = 'content') then
             return false;  -- no text vectors in this version
         end if;
-        execute format('create index %I on %s using hnsw (content public.vector_cosine_ops)%s',
-                       'post_vector_' || v_name || '_content_cos', v_posts, v_with);
+        execute format('select count(*) from %s v where v.content is not null', v_posts)
+        into v_texts;
+        -- pgvector allows 1 to 32,768 lists.
+        execute format('create index %I on %s using ivfflat (content public.vector_cosine_ops)'
+                       ' with (lists = %s)',
+                       'post_vector_' || v_name || '_content_cos', v_posts,
+                       least(32768, greatest(1, ceil(v_texts / 200.0)::integer)));
     when 'HNSW user cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
                        'user_vector_' || v_name || '_cf_cos', v_users, v_sparse);
@@ -68,6 +80,6 @@ $$;
 
 comment on function recodb.index_model_table(integer, text, boolean) is
     'Internal: builds one of model_index_steps() on model version p_version''s tables; false '
-    'when the step does not apply (no text vectors); p_draft: sparser, quicker graphs for every probe';
+    'when the step does not apply (no text vectors); p_draft: sparser, quicker graphs';
 
 revoke execute on function recodb.index_model_table(integer, text, boolean) from public;

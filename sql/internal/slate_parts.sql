@@ -5,7 +5,7 @@
 --   1 collaborative_filtering  the nearest posts to the user's cf vector by inner product
 --                              (HNSW), and posts that the user's nearest users recently liked
 --   2 following                fresh posts of the authors the user follows
---   3 content                  the nearest posts to the user's text profile (HNSW)
+--   3 content                  the nearest posts to the user's text profile (IVFFlat)
 --   4 fresh                    fresh posts of the most popular authors
 --   5 trending                 the trending posts
 -- Parts:
@@ -46,10 +46,13 @@ stable
 set search_path = pg_catalog, recodb, pg_temp
 -- ef_search 40 covers candidates_per_source (30 by default) in one pass, and the iterative scan
 -- goes on for more. Recall@30 against an exact scan at 20k users × 200k posts: inner product
--- 0.977 (0.989 at ef_search 60, for 0.16 ms more per probe); text 0.776 (0.788 at 60, 0.824 at
--- 200: more search barely helps there). `recodb bench` measures recall@50.
+-- 0.977 (0.989 at ef_search 60, for 0.16 ms more per probe). The text probe reads 10 of the
+-- IVFFlat lists (about 200 posts each, see index_model_table): recall@30 0.948 (8 lists 0.933,
+-- 12 lists 0.958, each list about 0.15 ms). `recodb bench` measures recall@50.
 set hnsw.ef_search = 40
 set hnsw.iterative_scan = relaxed_order
+set ivfflat.probes = 10
+set ivfflat.iterative_scan = relaxed_order
 -- Static statements keep one plan per connection (planning was a tenth of a fresh slate).
 set plan_cache_mode = force_generic_plan
 as $$

@@ -334,6 +334,7 @@ declare
     v_name text := 'v' || p_version;
     v_sparse constant text := ' with (m = 8, ef_construction = 32)';
     v_with text := case when p_draft then v_sparse else '' end;
+    v_texts bigint;
 begin
     case p_step
     when 'post keys' then
@@ -346,13 +347,18 @@ begin
     when 'HNSW post cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
                        'post_vector_' || v_name || '_cf_cos', v_posts, v_sparse);
-    when 'HNSW post content' then
+    when 'IVFFlat post content' then
         if (select a.atttypmod <= 0 from pg_attribute a
             where a.attrelid = v_posts::regclass and a.attname = 'content') then
             return false;  -- no text vectors in this version
         end if;
-        execute format('create index %I on %s using hnsw (content public.vector_cosine_ops)%s',
-                       'post_vector_' || v_name || '_content_cos', v_posts, v_with);
+        execute format('select count(*) from %s v where v.content is not null', v_posts)
+        into v_texts;
+        -- pgvector allows 1 to 32,768 lists.
+        execute format('create index %I on %s using ivfflat (content public.vector_cosine_ops)'
+                       ' with (lists = %s)',
+                       'post_vector_' || v_name || '_content_cos', v_posts,
+                       least(32768, greatest(1, ceil(v_texts / 200.0)::integer)));
     when 'HNSW user cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
                        'user_vector_' || v_name || '_cf_cos', v_users, v_sparse);
@@ -366,14 +372,14 @@ begin
 end
 $$;
 
-COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors); p_draft: sparser, quicker graphs for every probe';
+COMMENT ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) IS 'Internal: builds one of model_index_steps() on model version p_version''s tables; false when the step does not apply (no text vectors); p_draft: sparser, quicker graphs';
 
 CREATE FUNCTION recodb.model_index_steps() RETURNS TABLE(step text)
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     select unnest(array['post keys', 'user keys', 'HNSW post inner product', 'HNSW post cosine',
-                        'HNSW post content', 'HNSW user cosine', 'analyze'])
+                        'IVFFlat post content', 'HNSW user cosine', 'analyze'])
 $$;
 
 COMMENT ON FUNCTION recodb.model_index_steps() IS 'Internal: the steps of index_model_table(), in order';
@@ -1132,6 +1138,8 @@ CREATE FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf publi
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     SET "hnsw.ef_search" TO '40'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
+    SET "ivfflat.probes" TO '10'
+    SET "ivfflat.iterative_scan" TO 'relaxed_order'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
 declare
