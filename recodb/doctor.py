@@ -334,7 +334,7 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
     if content_dims and content_dims[0] > 0:
         # index_model_table(): about 200 posts a list (reltuples: the planner's estimate).
         lists = conn.execute(
-            "select least(32768, greatest(1, ceil(reltuples / 200)))::integer"
+            "select least(2000, greatest(1, ceil(reltuples / 200)))::integer"
             " from pg_class where oid = to_regclass(%s)",
             (posts,),
         ).fetchone()

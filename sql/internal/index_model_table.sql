@@ -14,12 +14,13 @@
 --   * Text vectors gather in tight clusters (posts of one topic lie within cosine distance
 --     0.01 of each other), and a text profile mixes them. An HNSW graph of them strands a
 --     sixth of the profiles in the wrong cluster whatever the search effort: recall@30 0.776
---     at ef_search 40, 0.824 at 200, 0.818 with m = 32, and 17.5 % of users mostly missed.
+--     at ef_search 40, 0.824 at 200, 0.818 with m = 32; 17.5 % of users mostly missed (k = 50).
 --     IVFFlat's k-means lists do not strand them: about 200 posts a list, 10 lists a probe
 --     (slate_parts), recall@30 0.948 at about 1 ms more a probe, and it builds in 13.8 s
---     instead of 40.5 s.
--- A draft index (p_draft: m = 8, ef_construction = 32 for the graphs; the text lists are the
--- same) is for learning a blend, which serves 500 validation users from vectors that live for
+--     instead of 40.5 s. At 100k users × 1M posts (2,000 lists, 500 posts each) a probe reads
+--     more: recall@30 0.873 at 3.1 ms, built in 78 s instead of 261 s.
+-- A draft index (p_draft: m = 8, ef_construction = 32 for the graphs, 1,000 posts a text list)
+-- is for learning a blend, which serves 500 validation users from vectors that live for
 -- one rolled-back transaction: there exact scans of every post cost more (at 100k users × 1M
 -- posts that step took 531 s with scans, 167 s with draft graphs).
 create or replace function recodb.index_model_table(
@@ -60,11 +61,14 @@ begin
         end if;
         execute format('select count(*) from %s v where v.content is not null', v_posts)
         into v_texts;
-        -- pgvector allows 1 to 32,768 lists.
+        -- About 200 posts a list (1,000 for a draft), at most 2,000 lists: k-means keeps a
+        -- bound per sample (50 a list) and list, about 200 · lists² bytes (800 MB at 2,000),
+        -- and its time grows the same way (1M posts: 77.7 s at 2,000 lists).
         execute format('create index %I on %s using ivfflat (content public.vector_cosine_ops)'
                        ' with (lists = %s)',
                        'post_vector_' || v_name || '_content_cos', v_posts,
-                       least(32768, greatest(1, ceil(v_texts / 200.0)::integer)));
+                       least(2000, greatest(1, ceil(v_texts / case when p_draft then 1000.0
+                                                                  else 200.0 end)::integer)));
     when 'HNSW user cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
                        'user_vector_' || v_name || '_cf_cos', v_users, v_sparse);
