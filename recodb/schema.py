@@ -85,8 +85,8 @@ def sync_sql_objects(conn: psycopg.Connection, applied: set[str]) -> tuple[int, 
     """
     # As pg_dump does: function bodies may name objects defined in later files.
     conn.execute("set local check_function_bodies = off")
-    # Functions SET hnsw.* parameters: a role that is not a superuser may do so only once
-    # pgvector's library is loaded and has defined them.
+    # Functions SET hnsw.* and ivfflat.* parameters: a role that is not a superuser may do so
+    # only once pgvector's library is loaded and has defined them.
     if conn.execute("select to_regtype('public.vector') is not null").fetchone()[0]:
         conn.execute("select '[0]'::public.vector")
     n_applied = n_dropped = 0

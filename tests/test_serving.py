@@ -340,7 +340,7 @@ def test_precomputed_slates_serve_the_first_page_once(served: psycopg.Connection
 
 
 def test_the_recall_measure_compares_the_index_with_a_scan(served: psycopg.Connection) -> None:
-    """bench's ANN recall: the approximate side is answered by the HNSW index, the exact side
+    """bench's ANN recall: the approximate side is answered by the index, the exact side
     by a scan (an ORDER BY on a joined column once made both a scan, and recall 1.00)."""
     from recodb.evaluation import bench
 

@@ -129,8 +129,8 @@ def write_vectors(
 def build_indexes(
     conn: psycopg.Connection, version: int, on_step: Callable[[str], None] | None = None
 ) -> dict[str, float]:
-    """Keys, HNSW graphs and statistics, one `recodb.model_index_steps()` step at a time;
-    returns each step's seconds."""
+    """Keys, HNSW graphs, text lists and statistics, one `recodb.model_index_steps()` step at
+    a time; returns each step's seconds."""
     step = on_step or (lambda _: None)
     seconds = {}
     for (name,) in conn.execute("select step from recodb.model_index_steps()").fetchall():

@@ -1,5 +1,6 @@
 """Training, start to end: interactions → confidence matrix → implicit ALS/BPR and TF-IDF/SVD
-content vectors → pgvector tables of a new model version → HNSW indexes → activation.
+content vectors → pgvector tables of a new model version → indexes (HNSW graphs, IVFFlat text
+lists) → activation.
 
 A version's vectors go to its own tables (named by `recodb.model_table()`), written and
 indexed in one transaction: a failed or interrupted training leaves no half-written tables,

@@ -15,10 +15,10 @@
 --     0.01 of each other), and a text profile mixes them. An HNSW graph of them strands a
 --     sixth of the profiles in the wrong cluster whatever the search effort: recall@30 0.776
 --     at ef_search 40, 0.824 at 200, 0.818 with m = 32; 17.5 % of users mostly missed (k = 50).
---     IVFFlat's k-means lists do not strand them: about 200 posts a list, 10 lists a probe
---     (slate_parts), recall@30 0.948 at about 1 ms more a probe, and it builds in 13.8 s
---     instead of 40.5 s. At 100k users × 1M posts (2,000 lists, 500 posts each) a probe reads
---     more: recall@30 0.873 at 3.1 ms, built in 78 s instead of 261 s.
+--     IVFFlat's k-means lists do not strand them: about 200 posts a list, 5 lists a probe
+--     (slate_parts: recall@50 0.870, and the misses are near-ties), and it builds in 13.8 s
+--     instead of 40.5 s. At 100k users × 1M posts (2,000 lists of 500 posts) it builds in 78 s
+--     instead of 261 s, and a probe of 5 lists reads more (recall@30 0.774 at 1.7 ms).
 -- A draft index (p_draft: m = 8, ef_construction = 32 for the graphs, 1,000 posts a text list)
 -- is for learning a blend, which serves 500 validation users from vectors that live for
 -- one rolled-back transaction: there exact scans of every post cost more (at 100k users × 1M

@@ -46,12 +46,16 @@ stable
 set search_path = pg_catalog, recodb, pg_temp
 -- ef_search 40 covers candidates_per_source (30 by default) in one pass, and the iterative scan
 -- goes on for more. Recall@30 against an exact scan at 20k users × 200k posts: inner product
--- 0.977 (0.989 at ef_search 60, for 0.16 ms more per probe). The text probe reads 10 of the
--- IVFFlat lists (about 200 posts each, see index_model_table): recall@30 0.948 (8 lists 0.933,
--- 12 lists 0.958, each list about 0.15 ms). `recodb bench` measures recall@50.
+-- 0.977 (0.989 at ef_search 60, for 0.16 ms more per probe). The text probe reads 5 of the
+-- IVFFlat lists (about 200 posts each, see index_model_table). `recodb bench`, 20k, alternated
+-- runs (recall@50, queries mostly missed, distance gap, fresh slate p50, 8 clients' slates/s):
+--   5 lists   0.870, 14.0 %, 0.0027, 7.37 / 8.19 ms, 234 / 231
+--   10 lists  0.921,  6.5 %, 0.0013, 10.21 / 9.05 ms, 199 / 212
+--   HNSW      0.675, 30.0 %, 0.0824, 9.13 / 8.07 ms, 258 / 234 (the graph this replaced)
+-- Five keep the slate as fast as the graph did; what they miss is near-ties.
 set hnsw.ef_search = 40
 set hnsw.iterative_scan = relaxed_order
-set ivfflat.probes = 10
+set ivfflat.probes = 5
 set ivfflat.iterative_scan = relaxed_order
 -- Static statements keep one plan per connection (planning was a tenth of a fresh slate).
 set plan_cache_mode = force_generic_plan

@@ -1141,7 +1141,7 @@ CREATE FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf publi
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     SET "hnsw.ef_search" TO '40'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
-    SET "ivfflat.probes" TO '10'
+    SET "ivfflat.probes" TO '5'
     SET "ivfflat.iterative_scan" TO 'relaxed_order'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
