@@ -1,12 +1,14 @@
-"""Recall and probe time of HNSW build options, on a copy of the active model's post vectors.
+"""Recall and probe time of index options, on a copy of the active model's post vectors.
 
-    uv run python scripts/ann_grid.py [--probe inner_product|content] [--builds 16/64,8/64]
-        [--ef 40,60,100,200] [--k 30] [--users 200]
+    uv run python scripts/ann_grid.py [--probe inner_product|content]
+        [--builds 16/64,8/64,ivf1000] [--ef 40,60,100,200] [--probes 5,10] [--k 30] [--users 200]
 
-For each build (m/ef_construction) the copy gets that graph, and for each hnsw.ef_search the
-probe slate_parts() runs (the nearest k posts to a user's vector, seen posts excluded, iterative
-scan relaxed_order) is timed (`explain analyze`, median) and compared with a sequential scan: a
-post the probe finds counts when it is no farther than the exact k-th (equal distances tie).
+Each build is an HNSW graph (m/ef_construction) or IVFFlat lists (ivf<lists>). For each
+hnsw.ef_search (graphs) or ivfflat.probes (lists) the probe slate_parts() runs (the nearest k
+posts to a user's vector, seen posts excluded, iterative scan relaxed_order) is timed (`explain
+analyze`, median) and compared with a sequential scan: a post the probe finds counts when it is
+no farther than the exact k-th (equal distances tie); "missed" is the share of users it found
+fewer than half for.
 Statements are never prepared: psycopg prepares one it has run five times, and a prepared plan
 outlives `enable_indexscan = off`, which made both sides one plan (recall 1.00) in earlier
 measurements. The copy (public.ann_grid_posts) is dropped at the end. Uses RECODB_HOME or
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -29,6 +32,37 @@ from recodb.training import registry
 COPY = "ann_grid_posts"
 
 
+@dataclass(frozen=True)
+class Build:
+    """One index to try: its access method, its WITH clause, a label and its search knob."""
+
+    method: str
+    with_: sql.Composable
+    label: str
+    search: str
+
+
+def _build(text: str) -> Build:
+    """`m/ef_construction` (an HNSW graph) or `ivf<lists>` (IVFFlat lists)."""
+    if text.startswith("ivf"):
+        lists = int(text[3:])
+        return Build(
+            "ivfflat",
+            sql.SQL("with (lists = {})").format(sql.Literal(lists)),
+            f"ivfflat lists {lists:5d}",
+            "probes",
+        )
+    m, ef_construction = (int(x) for x in text.split("/"))
+    return Build(
+        "hnsw",
+        sql.SQL("with (m = {}, ef_construction = {})").format(
+            sql.Literal(m), sql.Literal(ef_construction)
+        ),
+        f"m {m:3d}  ef_construction {ef_construction:4d}",
+        "ef_search",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -37,13 +71,22 @@ def main() -> None:
         choices=sorted(k for k, p in PROBES.items() if p.asked_by == "user" and p.table == "post"),
         help="a user's probe of the posts (similar_posts and neighbours: `recodb bench`)",
     )
-    parser.add_argument("--builds", default="16/64,8/64", help="m/ef_construction, comma-separated")
+    parser.add_argument(
+        "--builds",
+        default="16/64,8/64",
+        help="m/ef_construction (HNSW) or ivf<lists> (IVFFlat), comma-separated",
+    )
     parser.add_argument("--ef", default="40,60,100,200", help="hnsw.ef_search values")
+    parser.add_argument("--probes", default="5,10", help="ivfflat.probes values")
     parser.add_argument("--k", type=int, default=30, help="posts per probe")
     parser.add_argument("--users", type=int, default=200)
     args = parser.parse_args()
-    builds = [tuple(int(x) for x in b.split("/")) for b in args.builds.split(",")]
-    efs = [int(e) for e in args.ef.split(",")]
+    try:
+        builds = [_build(b) for b in args.builds.split(",")]
+        efs = [int(e) for e in args.ef.split(",")]
+        probes_ = [int(p) for p in args.probes.split(",")]
+    except ValueError as exc:
+        parser.error(str(exc))
     column, operator = PROBES[args.probe].column, PROBES[args.probe].operator
     ops = "vector_ip_ops" if operator == "<#>" else "vector_cosine_ops"
 
@@ -101,25 +144,23 @@ def main() -> None:
                     args_ = {"v": vector, "seen": seen[u], "k": args.k}
                     exact[u] = [d for _, d in conn.execute(probe, args_, prepare=False)]
             print(f"{args.probe}: {len(queries)} users, k {args.k}, {dims} dimensions")
-            for m, ef_construction in builds:
-                conn.execute(sql.SQL("drop index if exists public.ann_grid_graph"))
+            for build in builds:
+                conn.execute(sql.SQL("drop index if exists public.ann_grid_index"))
                 conn.execute("set maintenance_work_mem = '2GB'")
                 started = time.perf_counter()
                 conn.execute(
                     sql.SQL(
-                        "create index ann_grid_graph on public.{} using hnsw (v public.{})"
-                        " with (m = {}, ef_construction = {})"
-                    ).format(
-                        sql.Identifier(COPY),
-                        sql.SQL(ops),
-                        sql.Literal(m),
-                        sql.Literal(ef_construction),
-                    )
+                        "create index ann_grid_index on public.{} using {} (v public.{}) {}"
+                    ).format(sql.Identifier(COPY), sql.SQL(build.method), sql.SQL(ops), build.with_)
                 )
-                build = time.perf_counter() - started
-                for ef in efs:
-                    conn.execute(sql.SQL("set hnsw.ef_search = {}").format(sql.Literal(ef)))
-                    conn.execute("set hnsw.iterative_scan = relaxed_order")
+                seconds = time.perf_counter() - started
+                for search in efs if build.method == "hnsw" else probes_:
+                    if build.method == "hnsw":
+                        conn.execute(sql.SQL("set hnsw.ef_search = {}").format(sql.Literal(search)))
+                        conn.execute("set hnsw.iterative_scan = relaxed_order")
+                    else:
+                        conn.execute(sql.SQL("set ivfflat.probes = {}").format(sql.Literal(search)))
+                        conn.execute("set ivfflat.iterative_scan = relaxed_order")
                     recalls, times = [], []
                     for u, vector in queries:
                         args_ = {"v": vector, "seen": seen[u], "k": args.k}
@@ -131,10 +172,11 @@ def main() -> None:
                         times.append(plan["Execution Time"])
                         found = [d for _, d in conn.execute(probe, args_, prepare=False)]
                         recalls.append(tie_aware_recall(found, exact[u]))
+                    missed = sum(r < 0.5 for r in recalls) / len(recalls)
                     print(
-                        f"m {m:3d}  ef_construction {ef_construction:4d}  build {build:6.1f} s"
-                        f"  ef_search {ef:4d}  probe p50 {statistics.median(times):6.3f} ms"
-                        f"  recall@{args.k} {statistics.mean(recalls):.3f}",
+                        f"{build.label}  build {seconds:6.1f} s  {build.search} {search:4d}"
+                        f"  probe p50 {statistics.median(times):6.3f} ms"
+                        f"  missed {missed:6.1%}  recall@{args.k} {statistics.mean(recalls):.3f}",
                         flush=True,
                     )
         finally:

@@ -375,8 +375,9 @@ def test_the_recall_measure_compares_the_index_with_a_scan(served: psycopg.Conne
 
 
 def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
-    """scripts/ann_grid.py: one line per build and ef_search, with a recall in [0, 1], and its
-    copy of the vectors gone afterwards."""
+    """scripts/ann_grid.py: one line per build (an HNSW graph, IVFFlat lists) and search
+    setting, with a share missed and a recall in [0, 1], and its copy of the vectors gone
+    afterwards."""
     import os
     import re
     import subprocess
@@ -384,7 +385,7 @@ def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
     from pathlib import Path
 
     script = Path(__file__).parents[1] / "scripts" / "ann_grid.py"
-    argv = ["--builds", "8/32", "--ef", "40", "--users", "5", "--k", "10"]
+    argv = ["--builds", "8/32,ivf4", "--ef", "40", "--probes", "2", "--users", "5", "--k", "10"]
     result = subprocess.run(
         [sys.executable, str(script), *argv],
         env=os.environ | {"DATABASE_URL": served_url},
@@ -394,7 +395,20 @@ def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    (line,) = [x for x in result.stdout.splitlines() if x.startswith("m ")]
-    assert re.search(r"ef_search\s+40 .* recall@10 (0|1)\.\d{3}$", line), line
+    lines = [x for x in result.stdout.splitlines() if x.startswith(("m ", "ivfflat "))]
+    assert len(lines) == 2, result.stdout
+    graph, lists = lines
+    share = r"missed\s+\d+\.\d%  recall@10 (0|1)\.\d{3}$"
+    assert re.search(r"^m\s+8\s+ef_construction\s+32 .* ef_search\s+40 .* " + share, graph), graph
+    assert re.search(r"^ivfflat lists\s+4 .* probes\s+2 .* " + share, lists), lists
+    bad = subprocess.run(
+        [sys.executable, str(script), "--builds", "ivfx"],
+        env=os.environ | {"DATABASE_URL": served_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
     with psycopg.connect(served_url) as conn:
         assert conn.execute("select to_regclass('public.ann_grid_posts')").fetchone()[0] is None
