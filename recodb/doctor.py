@@ -320,11 +320,11 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
     if row is None:
         return []
     version, posts, users = row
-    # (table, column, operator class, access method, options for the fix)
+    # (table, column, operator class, access methods that serve it, the one to build, options)
     sparse = " with (m = 8, ef_construction = 32)"
     expected = [
-        (posts, "cf", "vector_ip_ops", "hnsw", ""),
-        (posts, "cf", "vector_cosine_ops", "hnsw", sparse),
+        (posts, "cf", "vector_ip_ops", ("hnsw",), ""),
+        (posts, "cf", "vector_cosine_ops", ("hnsw",), sparse),
     ]
     content_dims = conn.execute(
         "select a.atttypmod from pg_attribute a"
@@ -332,17 +332,20 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
         (posts,),
     ).fetchone()
     if content_dims and content_dims[0] > 0:
-        # index_model_table(): about 200 posts a list (reltuples: the planner's estimate).
-        lists = conn.execute(
-            "select least(2000, greatest(1, ceil(reltuples / 200)))::integer"
-            " from pg_class where oid = to_regclass(%s)",
-            (posts,),
+        # As index_model_table() builds it (model_table_name() quotes the name it returns).
+        (lists,) = conn.execute(
+            sql.SQL("select recodb.text_lists(count(*)) from {} where content is not null").format(
+                sql.SQL(posts)
+            )
         ).fetchone()
-        options = f" with (lists = {lists[0] if lists else 1})"
-        expected.append((posts, "content", "vector_cosine_ops", "ivfflat", options))
-    expected.append((users, "cf", "vector_cosine_ops", "hnsw", sparse))
+        # Models trained before text got IVFFlat lists have an HNSW graph there: it serves.
+        methods = ("ivfflat", "hnsw")
+        expected.append(
+            (posts, "content", "vector_cosine_ops", methods, f" with (lists = {lists})")
+        )
+    expected.append((users, "cf", "vector_cosine_ops", ("hnsw",), sparse))
     findings = []
-    for table, column, opclass, method, options in expected:
+    for table, column, opclass, methods, options in expected:
         if conn.execute("select to_regclass(%s) is null", (table,)).fetchone()[0]:
             findings.append(
                 Finding(
@@ -356,16 +359,18 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
             continue
         indexes = conn.execute(
             """
-            select i.indexrelid::regclass::text, i.indisvalid and i.indisready
+            select i.indexrelid::regclass::text, i.indisvalid and i.indisready, am.amname
             from pg_index i
             join pg_class c on c.oid = i.indexrelid
-            join pg_am am on am.oid = c.relam and am.amname = %s
+            join pg_am am on am.oid = c.relam and am.amname = any (%s)
             join pg_opclass o on o.oid = i.indclass[0] and o.opcname = %s
             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
             where i.indrelid = %s::regclass and a.attname = %s
+            order by i.indisvalid and i.indisready desc, am.amname = %s desc
             """,
-            (method, opclass, table, column),
+            (list(methods), opclass, table, column, methods[0]),
         ).fetchall()
+        method = methods[0]
         kind = {"hnsw": "HNSW", "ivfflat": "IVFFlat"}[method]
         fix = (
             f"create index concurrently on {table} using {method} ({column} {opclass}){options};"
@@ -381,14 +386,25 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
                     fix,
                 )
             )
-        elif not any(valid for _, valid in indexes):
+        elif not indexes[0][1]:
             name = indexes[0][0]
             findings.append(
                 Finding(
                     "error",
                     "model indexes",
-                    f"{kind} index {name} is invalid (an interrupted concurrent build)",
+                    f"index {name} is invalid (an interrupted concurrent build)",
                     f"reindex index concurrently {name};",
+                )
+            )
+        elif indexes[0][2] != method:
+            findings.append(
+                Finding(
+                    "info",
+                    "model indexes",
+                    f"{table} ({column}) has an HNSW graph, from before recodb indexed text with "
+                    "IVFFlat lists: on tightly clustered text it strands some users' probes in "
+                    "the wrong cluster (`recodb bench` shows them as mostly missed)",
+                    "retrain (`recodb train`), or: " + fix,
                 )
             )
     return findings

@@ -42,17 +42,24 @@ class Build:
     search: str
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text} is not a positive whole number")
+    return value
+
+
 def _build(text: str) -> Build:
     """`m/ef_construction` (an HNSW graph) or `ivf<lists>` (IVFFlat lists)."""
     if text.startswith("ivf"):
-        lists = int(text[3:])
+        lists = _positive(text[3:])
         return Build(
             "ivfflat",
             sql.SQL("with (lists = {})").format(sql.Literal(lists)),
             f"ivfflat lists {lists:5d}",
             "probes",
         )
-    m, ef_construction = (int(x) for x in text.split("/"))
+    m, ef_construction = (_positive(x) for x in text.split("/"))
     return Build(
         "hnsw",
         sql.SQL("with (m = {}, ef_construction = {})").format(
@@ -78,13 +85,13 @@ def main() -> None:
     )
     parser.add_argument("--ef", default="40,60,100,200", help="hnsw.ef_search values")
     parser.add_argument("--probes", default="5,10", help="ivfflat.probes values")
-    parser.add_argument("--k", type=int, default=30, help="posts per probe")
-    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--k", type=_positive, default=30, help="posts per probe")
+    parser.add_argument("--users", type=_positive, default=200)
     args = parser.parse_args()
     try:
         builds = [_build(b) for b in args.builds.split(",")]
-        efs = [int(e) for e in args.ef.split(",")]
-        probes_ = [int(p) for p in args.probes.split(",")]
+        efs = [_positive(e) for e in args.ef.split(",")]
+        probes_ = [_positive(p) for p in args.probes.split(",")]
     except ValueError as exc:
         parser.error(str(exc))
     column, operator = PROBES[args.probe].column, PROBES[args.probe].operator
@@ -96,11 +103,14 @@ def main() -> None:
             raise SystemExit("no active model: train one first")
         posts = registry.model_table(conn, "post", version)
         users = registry.model_table(conn, "user", version)
-        dims = conn.execute(
+        row = conn.execute(
             sql.SQL("select vector_dims({}) from {} where {} is not null limit 1").format(
                 sql.Identifier(column), posts, sql.Identifier(column)
             )
-        ).fetchone()[0]
+        ).fetchone()
+        if row is None:
+            parser.error(f"the active model (version {version}) has no {column} vectors")
+        dims = row[0]
         conn.execute(sql.SQL("drop table if exists public.{}").format(sql.Identifier(COPY)))
         conn.execute(
             sql.SQL(
@@ -123,6 +133,8 @@ def main() -> None:
                 ).format(sql.Identifier(column), users, sql.Identifier(column)),
                 (args.users,),
             ).fetchall()
+            if not queries:
+                parser.error(f"no user of version {version} has a {column} vector to ask with")
             seen = {
                 u: [
                     r[0]
@@ -146,7 +158,9 @@ def main() -> None:
             print(f"{args.probe}: {len(queries)} users, k {args.k}, {dims} dimensions")
             for build in builds:
                 conn.execute(sql.SQL("drop index if exists public.ann_grid_index"))
+                # As index_model_table() builds (one parallel worker beside the leader).
                 conn.execute("set maintenance_work_mem = '2GB'")
+                conn.execute("set max_parallel_maintenance_workers = 1")
                 started = time.perf_counter()
                 conn.execute(
                     sql.SQL(

@@ -143,6 +143,16 @@ def test_planted_problems_are_found(db_url: str, tmp_path: Path) -> None:
             assert not [f for f in _by_check(after, "app role timeouts") if app_role in f.message]
             assert not _by_check(after, "settings")
 
+            # 7. A model trained before text got IVFFlat lists has an HNSW text graph: it
+            # serves, so doctor says so (info) and does not call it missing.
+            conn.execute(
+                "create index post_vector_v1_content_cos on recodb.post_vector_v1"
+                " using hnsw (content vector_cosine_ops)"
+            )
+            text = [f for f in doctor.check_model_indexes(conn) if "(content" in f.message]
+            assert [f.level for f in text] == ["info"], text
+            assert "HNSW graph" in text[0].message and "recodb train" in text[0].fix
+
             # 6. An app role itself may create in public.
             conn.execute("grant create on schema public to recodb_feed_reader")
             public = _by_check(doctor.run(conn), "public schema")

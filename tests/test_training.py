@@ -322,6 +322,24 @@ def test_reseeding_removes_the_models(two_groups: psycopg.Connection) -> None:
     assert gone is None
 
 
+def test_text_lists(conn: psycopg.Connection) -> None:
+    """IVFFlat lists of a text index: about 200 posts a list (1,000 for a draft), 1 to 2,000."""
+    cases = {
+        (None, False): 1,
+        (0, False): 1,
+        (200, False): 1,
+        (201, False): 2,
+        (200_000, False): 1000,
+        (1_000_000, False): 2000,
+        (5000, True): 5,
+        (200_000, True): 200,
+        (10_000_000, True): 2000,
+    }
+    for (texts, draft), lists in cases.items():
+        got = conn.execute("select recodb.text_lists(%s, %s)", (texts, draft)).fetchone()[0]
+        assert got == lists, (texts, draft, got)
+
+
 def test_graph_options_follow_the_probes(two_groups: psycopg.Connection) -> None:
     """The graph a user's vector probes (inner product) keeps pgvector's defaults, which its
     recall needs; the graphs probed by their own points (post and user cosine) are sparse, and

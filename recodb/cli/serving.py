@@ -329,6 +329,9 @@ def bench_command(
     for column in ("probe", "recall", "queries mostly missed", "distance gap"):
         probes.add_column(column, justify="left" if column == "probe" else "right")
     for kind, recall in report["ann_recall_at_50"].items():
+        if recall is None:  # nothing to ask with (no text vectors)
+            probes.add_row(kind.replace("_", " "), "—", "—", "—")
+            continue
         probes.add_row(
             kind.replace("_", " "),
             f"{recall:.4f}",

@@ -64,6 +64,7 @@ class Probe:
     column: str
     operator: str
     asked_by: str
+    excludes: str = "seen"  # what the probe leaves out: the user's seen posts, or "self"
     function: str = SCORING_FUNCTION
 
 
@@ -71,9 +72,9 @@ PROBES = {
     # A fresh slate's three probes (slate_parts()).
     "inner_product": Probe("post", "cf", "<#>", "user"),
     "content": Probe("post", "content", "<=>", "user"),
-    "neighbours": Probe("user", "cf", "<=>", "user"),
+    "neighbours": Probe("user", "cf", "<=>", "user", "self"),
     # similar_posts() (cosine_neighbours()).
-    "similar_posts": Probe("post", "cf", "<=>", "post", NEIGHBOURS_FUNCTION),
+    "similar_posts": Probe("post", "cf", "<=>", "post", "self", NEIGHBOURS_FUNCTION),
 }
 
 
@@ -108,11 +109,12 @@ class ProbeQuality:
     """How near a probe comes to an exact scan, averaged over its queries: recall (tie-aware),
     the share of queries it mostly missed (recall below one half), and the distance gap (the
     mean distance of what it found minus that of the exact k nearest: what a miss costs, in
-    the operator's units; for cosine, lost similarity)."""
+    the operator's units; for cosine, lost similarity). None when the probe had nothing to ask
+    with (a model without text vectors)."""
 
-    recall: float
-    missed: float
-    distance_gap: float
+    recall: float | None
+    missed: float | None
+    distance_gap: float | None
 
 
 def ann_recall(
@@ -150,20 +152,18 @@ def ann_recall(
             (posts,),
         ).fetchall()
     )
-    asking["post"] = [(post, {"cf": vectors.get(post)}, [post]) for post in posts]
+    asking["post"] = [(post, {"cf": vectors.get(post)}, []) for post in posts]
 
     out = {}
     for kind, probe in PROBES.items():
         settings = probe_settings(conn, probe.function)
         query = probe_query(conn, version, kind)
         recalls, gaps = [], []
-        for who, vectors, seen in asking[probe.asked_by]:
-            vector = vectors.get(probe.column)
+        for who, own, seen in asking[probe.asked_by]:
+            vector = own.get(probe.column)
             if vector is None:
                 continue
-            if probe.table == "user":
-                seen = [who]  # a user's neighbours leave out only the user
-            args = {"v": vector, "seen": seen, "k": k}
+            args = {"v": vector, "seen": seen if probe.excludes == "seen" else [who], "k": k}
             with conn.transaction():
                 for name, value in settings.items():
                     conn.execute("select set_config(%s, %s, true)", (name, value))
@@ -175,7 +175,8 @@ def ann_recall(
                 exact = [d for _, d in conn.execute(query, args, prepare=False)]
             if exact and approx:
                 recalls.append(tie_aware_recall(approx, exact))
-                # Both come nearest first: the exact n nearest bound any n the probe found.
+                # The exact n nearest bound any n rows the probe found. A short answer (fewer
+                # than k rows) shows in recall, not here.
                 n = min(len(approx), len(exact))
                 gaps.append(float(np.mean(approx[:n])) - float(np.mean(exact[:n])))
         out[kind] = (
@@ -185,9 +186,13 @@ def ann_recall(
                 float(np.mean(gaps)),
             )
             if recalls
-            else ProbeQuality(float("nan"), float("nan"), float("nan"))
+            else ProbeQuality(None, None, None)  # nothing to ask with (no text vectors)
         )
     return out
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def data_scale(conn: psycopg.Connection) -> dict[str, int]:
@@ -266,7 +271,9 @@ def run(
             )
         ]
         recall = ann_recall(conn, version, with_vectors, posts[:200])
-        probe_settings_used = probe_settings(conn)
+        probe_settings_used = {
+            kind: probe_settings(conn, probe.function) for kind, probe in PROBES.items()
+        }
 
     step("recommend while refreshing")
     during, errors = _readers_during_refresh(database, users[:200])
@@ -288,11 +295,11 @@ def run(
             "runs": [round(s, 3) for s in refresh],
         },
         "recommend_during_refresh": _summary(during) | {"errors": errors},
-        "ann_recall_at_50": {kind: round(q.recall, 4) for kind, q in recall.items()},
+        "ann_recall_at_50": {kind: _round(q.recall, 4) for kind, q in recall.items()},
         # The share of queries a probe mostly missed (recall < 0.5), and what its misses cost
         # in distance (mean found minus mean exact; for cosine, similarity lost).
-        "ann_missed_at_50": {kind: round(q.missed, 4) for kind, q in recall.items()},
-        "ann_distance_gap_at_50": {kind: round(q.distance_gap, 5) for kind, q in recall.items()},
+        "ann_missed_at_50": {kind: _round(q.missed, 4) for kind, q in recall.items()},
+        "ann_distance_gap_at_50": {kind: _round(q.distance_gap, 5) for kind, q in recall.items()},
         "probe_settings": probe_settings_used,
     }
 

@@ -309,7 +309,7 @@ def learn_blend(
         registry.write_vectors(
             conn, version, data, matrix, user_f, post_f, post_content, post_content_null
         )
-        # Draft graphs for the probes slate_parts() runs: exact scans of every post, three per
+        # Draft indexes for the probes slate_parts() runs: exact scans of every post, three per
         # user, cost more (at 100k users × 1M posts this step took 531 s with them).
         for name in ("post keys", "user keys", "HNSW post inner product", "IVFFlat post content",
                      "HNSW user cosine", "analyze"):  # fmt: skip

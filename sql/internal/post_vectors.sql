@@ -12,7 +12,8 @@
 --            trained vectors; M = (X'X + λI)⁻¹ stored with the model): the mirror of the user
 --            fold-in, with the same approximation (see user_taste()). Recomputed at every
 --            refresh while the post is new, so it sharpens as engagements arrive.
--- Both land in the version's post table, so its HNSW indexes include the post at once.
+-- Both land in the version's post table, so its indexes (graphs, text lists) include the post
+-- at once.
 -- (A post imported with an old date after training gets its vectors at the next training.)
 -- At most p_limit posts of each kind per call, newest first. Returns how many posts changed.
 create or replace function recodb.post_vectors(

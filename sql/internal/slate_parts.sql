@@ -47,8 +47,9 @@ set search_path = pg_catalog, recodb, pg_temp
 -- ef_search 40 covers candidates_per_source (30 by default) in one pass, and the iterative scan
 -- goes on for more. Recall@30 against an exact scan at 20k users × 200k posts: inner product
 -- 0.977 (0.989 at ef_search 60, for 0.16 ms more per probe). The text probe reads 5 of the
--- IVFFlat lists (about 200 posts each, see index_model_table). `recodb bench`, 20k, alternated
--- runs (recall@50, queries mostly missed, distance gap, fresh slate p50, 8 clients' slates/s):
+-- IVFFlat lists (about 200 posts each, up to 2,000 lists: 500 posts at 1M; see text_lists()).
+-- `recodb bench`, 20k, alternated runs (recall@50, queries mostly missed, distance gap, fresh
+-- slate p50, 8 clients' slates/s):
 --   5 lists   0.870, 14.0 %, 0.0027, 7.37 / 8.19 ms, 234 / 231
 --   10 lists  0.921,  6.5 %, 0.0013, 10.21 / 9.05 ms, 199 / 212
 --   HNSW      0.675, 30.0 %, 0.0824, 9.13 / 8.07 ms, 258 / 234 (the graph this replaced)

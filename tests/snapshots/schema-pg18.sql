@@ -354,14 +354,10 @@ begin
         end if;
         execute format('select count(*) from %s v where v.content is not null', v_posts)
         into v_texts;
-        -- About 200 posts a list (1,000 for a draft), at most 2,000 lists: k-means keeps a
-        -- bound per sample (50 a list) and list, about 200 · lists² bytes (800 MB at 2,000),
-        -- and its time grows the same way (1M posts: 77.7 s at 2,000 lists).
         execute format('create index %I on %s using ivfflat (content public.vector_cosine_ops)'
                        ' with (lists = %s)',
                        'post_vector_' || v_name || '_content_cos', v_posts,
-                       least(2000, greatest(1, ceil(v_texts / case when p_draft then 1000.0
-                                                                  else 200.0 end)::integer)));
+                       recodb.text_lists(v_texts, p_draft));
     when 'HNSW user cosine' then
         execute format('create index %I on %s using hnsw (cf public.vector_cosine_ops)%s',
                        'user_vector_' || v_name || '_cf_cos', v_users, v_sparse);
@@ -1345,6 +1341,16 @@ $$;
 
 COMMENT ON FUNCTION recodb.store_slate(p_user_id uuid, p_version integer, p_post_ids uuid[], p_scores double precision[], p_reasons text[], p_precomputed boolean, p_generated_at timestamp with time zone, p_expires_at timestamp with time zone) IS 'Internal: stores a slate, replacing the user''s previous one';
 
+CREATE FUNCTION recodb.text_lists(p_texts bigint, p_draft boolean DEFAULT false) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select least(2000, greatest(1, ceil(coalesce(p_texts, 0)
+                                        / case when p_draft then 1000.0 else 200.0 end)))::integer
+$$;
+
+COMMENT ON FUNCTION recodb.text_lists(p_texts bigint, p_draft boolean) IS 'Internal: IVFFlat lists for a text index over p_texts posts (about 200 a list, 1,000 for a draft; 1 to 2,000)';
+
 CREATE FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb DEFAULT NULL::jsonb) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
@@ -1926,6 +1932,8 @@ GRANT ALL ON FUNCTION recodb.similar_users(p_user_id uuid, p_limit integer) TO r
 REVOKE ALL ON FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.store_slate(p_user_id uuid, p_version integer, p_post_ids uuid[], p_scores double precision[], p_reasons text[], p_precomputed boolean, p_generated_at timestamp with time zone, p_expires_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.text_lists(p_texts bigint, p_draft boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION recodb.track_interaction(p_user_id uuid, p_post_id uuid, p_type text, p_metadata jsonb) TO recodb_tracker;
