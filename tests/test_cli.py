@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from helpers import count
+from psycopg import sql
 
 from recodb import schema
 
@@ -332,6 +333,34 @@ def test_evaluate_tune_blend_apply_stores_the_best_blend(db_url: str, tmp_path: 
         searched[0]["recency_half_life_hours"],
     )
     assert (weights, hours) != (off_grid, 6)
+
+    # The same model has no text: bench's text probe has nothing to ask with, and says so with
+    # None (JSON null), not NaN (which is not JSON).
+    from recodb.evaluation import bench
+    from recodb.training import registry
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        version = registry.active_version(conn)
+        pick = "select {} from {} order by 1 limit 5"
+        users = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL(pick).format(
+                    sql.Identifier("user_id"), registry.model_table(conn, "user", version)
+                )
+            )
+        ]
+        posts = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL(pick).format(
+                    sql.Identifier("post_id"), registry.model_table(conn, "post", version)
+                )
+            )
+        ]
+        quality = bench.ann_recall(conn, version, users, posts)
+    assert quality["content"] == bench.ProbeQuality(None, None, None)
+    assert all(0 < quality[kind].recall <= 1 for kind in ("inner_product", "similar_posts"))
 
 
 def test_a_failing_blend_search_restores_the_settings(conn: psycopg.Connection) -> None:
