@@ -395,15 +395,20 @@ def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
     from pathlib import Path
 
     script = Path(__file__).parents[1] / "scripts" / "ann_grid.py"
-    argv = ["--builds", "8/32,ivf4", "--ef", "40", "--probes", "2", "--users", "5", "--k", "10"]
-    result = subprocess.run(
-        [sys.executable, str(script), *argv],
-        env=os.environ | {"DATABASE_URL": served_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    def ann_grid(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(script), *argv],
+            env=os.environ | {"DATABASE_URL": served_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    result = ann_grid(
+        "--builds", "8/32,ivf4", "--ef", "40", "--probes", "2", "--users", "5", "--k", "10"
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = [x for x in result.stdout.splitlines() if x.startswith(("m ", "ivfflat "))]
     assert len(lines) == 2, result.stdout
@@ -412,14 +417,7 @@ def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
     assert re.search(r"^m\s+8\s+ef_construction\s+32 .* ef_search\s+40 .* " + share, graph), graph
     assert re.search(r"^ivfflat lists\s+4 .* probes\s+2 .* " + share, lists), lists
     for wrong in (["--builds", "ivfx"], ["--builds", "ivf0"], ["--probes", "0"], ["--k", "0"]):
-        bad = subprocess.run(
-            [sys.executable, str(script), *wrong],
-            env=os.environ | {"DATABASE_URL": served_url},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        bad = ann_grid(*wrong)
         assert bad.returncode == 2 and "Traceback" not in bad.stderr, (wrong, bad.stderr)
     with psycopg.connect(served_url) as conn:
         assert conn.execute("select to_regclass('public.ann_grid_posts')").fetchone()[0] is None
