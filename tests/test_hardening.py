@@ -291,3 +291,41 @@ def test_readers_never_see_a_prune_or_an_activation(
             t.join()
     assert errors == [], errors[:3]
     assert calls[0] > 20
+
+
+def test_a_callers_temporary_tables_never_stand_in_for_the_model(
+    served_url: str, served: psycopg.Connection
+) -> None:
+    """The scoring functions read the version's vectors by the unqualified names post_vector
+    and user_vector (model_search_path()): a caller's temporary tables of those names are never
+    read, and a version whose views are missing is an error (55000), never a lookup that falls
+    through to pg_temp."""
+    user = _user(served, 5)
+    (cf,) = served.execute(
+        "select cf::text from recodb.user_vector_v1 where user_id = %s", (user,)
+    ).fetchone()
+    planted = uuid.uuid4()
+    with _as_role(served_url, "recodb_feed_reader") as reader:
+        # The best inner product there is with this user: the probe would surely bring it.
+        reader.execute(
+            "create temp table post_vector (post_id uuid, cf public.vector, content public.vector,"
+            " author_id uuid, created_at timestamptz);"
+            " create temp table user_vector (user_id uuid, cf public.vector,"
+            " content public.vector)"
+        )
+        best = "[" + ",".join(str(1000 * float(x)) for x in cf.strip("[]").split(",")) + "]"
+        reader.execute(
+            "insert into post_vector values (%s, %s::public.vector, null, null, now())",
+            (planted, best),
+        )
+        reader.execute("insert into user_vector select %s, %s::public.vector, null", (user, cf))
+        served.execute("delete from recodb.slate where user_id = %s", (user,))
+        feed = reader.execute("select post_id from recodb.recommend(%s, 100)", (user,)).fetchall()
+        assert feed and (planted,) not in feed
+        served.execute("alter schema recodb_v1 rename to recodb_v1_away")
+        try:
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="migrate"):
+                reader.execute("select * from recodb.recommend(%s, 10)", (_user(served, 6),))
+        finally:
+            served.execute("alter schema recodb_v1_away rename to recodb_v1")
+        assert reader.execute("select count(*) from recodb.recommend(%s, 10)", (user,)).fetchone()

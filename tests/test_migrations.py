@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 from helpers import dump_schema, server_major
+from psycopg import sql
 
 from recodb import schema
 from recodb.config import source_path
@@ -268,3 +269,55 @@ def test_the_candidate_default_moves_only_where_it_was_the_default(empty_db_url:
     set_value(45)
     schema.upgrade(empty_db_url)
     assert value() == 45
+
+
+def test_versions_trained_before_0011_get_their_serving_views(empty_db_url: str) -> None:
+    """0011 gives every model version whose tables exist its schema recodb_v<N> of views (the
+    scoring functions read them); a new version gets them from create_model_tables(), and
+    dropping its tables drops them; a downgrade takes the schemas away."""
+
+    def view_schemas() -> set[str]:
+        with psycopg.connect(empty_db_url) as conn:
+            return {
+                r[0]
+                for r in conn.execute(
+                    "select n.nspname from pg_namespace n join pg_class c"
+                    " on c.relnamespace = n.oid and c.relname = 'post_vector' and c.relkind = 'v'"
+                    " where n.nspname like 'recodb\\_v%'"
+                )
+            }
+
+    schema.upgrade(empty_db_url, "0010")
+    with psycopg.connect(empty_db_url) as conn:
+        (old,) = conn.execute(
+            "insert into recodb.model (algorithm) values ('als') returning version"
+        ).fetchone()
+        (gone,) = conn.execute(
+            "insert into recodb.model (algorithm) values ('als') returning version"
+        ).fetchone()
+        # As 0010's create_model_tables() left a version: tables and no views.
+        conn.execute(
+            f"create table recodb.post_vector_v{old} (post_id uuid not null, cf public.vector(4),"
+            " content public.vector, author_id uuid, created_at timestamptz not null);"
+            f" create table recodb.user_vector_v{old} (user_id uuid not null,"
+            " cf public.vector(4) not null, content public.vector)"
+        )
+    assert view_schemas() == set()
+    schema.upgrade(empty_db_url)
+    assert view_schemas() == {f"recodb_v{old}"}  # `gone` has no tables: nothing to view
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("select recodb.model_search_path(%s)", (old,)).fetchone()[0] == (
+            f"pg_catalog, recodb_v{old}, recodb, pg_temp"
+        )
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="serving views"):
+            conn.execute("select recodb.model_search_path(%s)", (gone,))
+    with psycopg.connect(empty_db_url) as conn:
+        conn.execute("select recodb.create_model_tables(%s, 4, 0)", (gone,))
+        views = sql.Identifier(f"recodb_v{gone}", "user_vector")
+        assert conn.execute(sql.SQL("select count(*) from {}").format(views)).fetchone()[0] == 0
+    assert view_schemas() == {f"recodb_v{old}", f"recodb_v{gone}"}
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("select recodb.drop_model_tables(%s)", (gone,)).fetchone()[0]
+    assert view_schemas() == {f"recodb_v{old}"}
+    schema.downgrade(empty_db_url, "0010")
+    assert view_schemas() == set()

@@ -43,10 +43,12 @@ begin
                        recodb.model_table_name('post', p_version),
                        recodb.model_table_name('user', p_version));
     end if;
+    perform recodb.create_model_views(p_version);  -- what the scoring functions read
 end
 $$;
 
 comment on function recodb.create_model_tables(integer, integer, integer) is
-    'Internal: creates the empty post and user vector tables of model version p_version';
+    'Internal: creates the empty post and user vector tables of model version p_version, and '
+    'its serving views';
 
 revoke execute on function recodb.create_model_tables(integer, integer, integer) from public;

@@ -21,6 +21,7 @@ begin
         end if;
         perform pg_sleep(0.02);
     end loop;
+    execute format('drop schema if exists %I cascade', recodb.model_schema_name(p_version));
     execute format('drop table if exists %s, %s, %s', recodb.model_table_name('post', p_version),
                    recodb.model_table_name('user', p_version),
                    recodb.model_table_name('term', p_version));

@@ -29,14 +29,15 @@ declare
     v_content_sum public.vector;
     v_content_weight double precision;
     v_folded real[];
+    v_alpha real;
 begin
     select * into v_model from recodb.model m where m.version = p_version;
     if v_model.version is null then
         return;
     end if;
-    execute format('select u.cf, u.content from %s u where u.user_id = $1',
-                   recodb.model_table_name('user', p_version))
-    into cf, content using p_user_id;
+    -- user_vector and post_vector below are the version's (model_search_path()).
+    perform pg_catalog.set_config('search_path', recodb.model_search_path(p_version), true);
+    select u.cf, u.content into cf, content from user_vector u where u.user_id = p_user_id;
 
     -- What they touched since the model's data ends (the newest 200), weighted by type.
     select array_agg(r.post_id), array_agg(r.w)
@@ -50,22 +51,18 @@ begin
     if v_posts is null then
         return;
     end if;
+    v_alpha := coalesce((v_model.params ->> 'alpha')::real, 0);
 
-    execute format(
-        $q$
-        select public.sum(v.cf OPERATOR(public.*)
-                          array_fill((1 + $3 * t.w)::real, array[%2$s])::public.vector),
-               public.sum(v.content OPERATOR(public.*)
-                          array_fill(t.w, array[public.vector_dims(v.content)])::public.vector)
-                   filter (where v.content is not null),
-               sum(t.w) filter (where v.content is not null)
-        from unnest($1, $2) as t(post_id, w)
-        join %1$s v on v.post_id = t.post_id
-        where v.cf is not null
-        $q$,
-        recodb.model_table_name('post', p_version), v_model.factors)
+    select public.sum(v.cf OPERATOR(public.*)
+                      array_fill((1 + v_alpha * t.w)::real, array[v_model.factors])::public.vector),
+           public.sum(v.content OPERATOR(public.*)
+                      array_fill(t.w, array[public.vector_dims(v.content)])::public.vector)
+               filter (where v.content is not null),
+           sum(t.w) filter (where v.content is not null)
     into v_sum, v_content_sum, v_content_weight
-    using v_posts, v_weights, coalesce((v_model.params ->> 'alpha')::real, 0);
+    from unnest(v_posts, v_weights) as t(post_id, w)
+    join post_vector v on v.post_id = t.post_id
+    where v.cf is not null;
 
     if v_sum is not null then
         if v_model.fold_in is null then

@@ -249,10 +249,34 @@ begin
                        recodb.model_table_name('post', p_version),
                        recodb.model_table_name('user', p_version));
     end if;
+    perform recodb.create_model_views(p_version);  -- what the scoring functions read
 end
 $$;
 
-COMMENT ON FUNCTION recodb.create_model_tables(p_version integer, p_factors integer, p_content_dims integer) IS 'Internal: creates the empty post and user vector tables of model version p_version';
+COMMENT ON FUNCTION recodb.create_model_tables(p_version integer, p_factors integer, p_content_dims integer) IS 'Internal: creates the empty post and user vector tables of model version p_version, and its serving views';
+
+CREATE FUNCTION recodb.create_model_views(p_version integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+    v_schema text := recodb.model_schema_name(p_version);
+begin
+    execute format('create schema if not exists %I', v_schema);
+    execute format('create or replace view %I.post_vector as select * from %s', v_schema,
+                   recodb.model_table_name('post', p_version));
+    execute format('create or replace view %I.user_vector as select * from %s', v_schema,
+                   recodb.model_table_name('user', p_version));
+    if to_regrole('recodb_owner') is not null then
+        -- The serving functions run as recodb_owner (revision 0006).
+        execute format('grant usage on schema %1$I to recodb_owner;'
+                       ' grant select on %1$I.post_vector, %1$I.user_vector to recodb_owner',
+                       v_schema);
+    end if;
+end
+$_$;
+
+COMMENT ON FUNCTION recodb.create_model_views(p_version integer) IS 'Internal: creates schema recodb_v<N> with the views post_vector and user_vector of model version p_version''s tables, which the scoring functions read';
 
 CREATE FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) RETURNS double precision
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -277,6 +301,7 @@ begin
         end if;
         perform pg_sleep(0.02);
     end loop;
+    execute format('drop schema if exists %I cascade', recodb.model_schema_name(p_version));
     execute format('drop table if exists %s, %s, %s', recodb.model_table_name('post', p_version),
                    recodb.model_table_name('user', p_version),
                    recodb.model_table_name('term', p_version));
@@ -382,6 +407,33 @@ CREATE FUNCTION recodb.model_index_steps() RETURNS TABLE(step text)
 $$;
 
 COMMENT ON FUNCTION recodb.model_index_steps() IS 'Internal: the steps of index_model_table(), in order';
+
+CREATE FUNCTION recodb.model_schema_name(p_version integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select 'recodb_v' || p_version
+$$;
+
+COMMENT ON FUNCTION recodb.model_schema_name(p_version integer) IS 'Internal: the schema of model version p_version''s serving views (recodb_v<N>)';
+
+CREATE FUNCTION recodb.model_search_path(p_version integer) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_schema text := recodb.model_schema_name(p_version);
+begin
+    if to_regclass(format('%I.post_vector', v_schema)) is null
+       or to_regclass(format('%I.user_vector', v_schema)) is null then
+        raise exception 'model version % has no serving views (schema %)', p_version, v_schema
+            using errcode = '55000', hint = 'Run `recodb migrate`, or retrain.';
+    end if;
+    return format('pg_catalog, %I, recodb, pg_temp', v_schema);
+end
+$$;
+
+COMMENT ON FUNCTION recodb.model_search_path(p_version integer) IS 'Internal: the search_path that makes model version p_version''s views post_vector and user_vector visible unqualified (an error when they are missing)';
 
 CREATE FUNCTION recodb.model_table(p_kind text, p_version integer) RETURNS regclass
     LANGUAGE sql STABLE
@@ -1140,11 +1192,9 @@ CREATE FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf publi
     SET "ivfflat.probes" TO '5'
     SET "ivfflat.iterative_scan" TO 'relaxed_order'
     SET plan_cache_mode TO 'force_generic_plan'
-    AS $_$
+    AS $$
 declare
     v_per_source integer := (p_settings ->> 'candidates_per_source')::integer;
-    v_posts text;
-    v_users text;
     v_trained_to timestamptz;
     v_nearest uuid[] := '{}';
     v_similar uuid[] := '{}';
@@ -1171,44 +1221,38 @@ declare
     v_fresh_since timestamptz;
 begin
     if p_version is not null then
-        v_posts := recodb.model_table_name('post', p_version);
-        v_users := recodb.model_table_name('user', p_version);
+        -- post_vector and user_vector below are the version's (model_search_path()).
+        perform pg_catalog.set_config('search_path', recodb.model_search_path(p_version), true);
         select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
     end if;
     if p_cf is not null then
         -- A probe returns what the scoring needs of each post it finds: no lookup later.
-        execute format(
-            'select array_agg(x.post_id), array_agg(x.ip), array_agg(x.content),'
-            '       array_agg(x.author_id), array_agg(x.created_at)'
-            ' from (select v.post_id, -(v.cf OPERATOR(public.<#>) $1) as ip,'
-            '              1 - (v.content OPERATOR(public.<=>) $4) as content, v.author_id,'
-            '              v.created_at'
-            '       from %s v where v.cf is not null and v.post_id <> all ($2)'
-            '       order by v.cf OPERATOR(public.<#>) $1 limit $3) x', v_posts)
+        select array_agg(x.post_id), array_agg(x.ip), array_agg(x.content),
+               array_agg(x.author_id), array_agg(x.created_at)
         into v_nearest, v_ips, v_contents, v_authors, v_created
-        using p_cf, p_exclude, v_per_source, p_content;
+        from (select v.post_id, -(v.cf OPERATOR(public.<#>) p_cf) as ip,
+                     1 - (v.content OPERATOR(public.<=>) p_content) as content, v.author_id,
+                     v.created_at
+              from post_vector v where v.cf is not null and v.post_id <> all (p_exclude)
+              order by v.cf OPERATOR(public.<#>) p_cf limit v_per_source) x;
         v_found := coalesce(v_nearest, '{}');
-        execute format(
-            'select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)'
-            ' from (select u.user_id, u.cf OPERATOR(public.<=>) $1 as d from %s u'
-            ' where u.user_id <> $2 order by u.cf OPERATOR(public.<=>) $1 limit $3) x', v_users)
+        select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)
         into v_neighbours, v_neighbour_sims
-        using p_cf, p_user_id, (p_settings ->> 'neighbour_count')::integer;
+        from (select u.user_id, u.cf OPERATOR(public.<=>) p_cf as d from user_vector u
+              where u.user_id <> p_user_id order by u.cf OPERATOR(public.<=>) p_cf
+              limit (p_settings ->> 'neighbour_count')::integer) x;
     end if;
     if p_content is not null then
-        execute format(
-            'select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),'
-            '       array_agg(x.ip) filter (where x.new),'
-            '       array_agg(x.content) filter (where x.new),'
-            '       array_agg(x.author_id) filter (where x.new),'
-            '       array_agg(x.created_at) filter (where x.new)'
-            ' from (select v.post_id, -(v.cf OPERATOR(public.<#>) $4) as ip,'
-            '              1 - (v.content OPERATOR(public.<=>) $1) as content, v.author_id,'
-            '              v.created_at, v.post_id <> all ($5) as new'
-            '       from %s v where v.content is not null and v.post_id <> all ($2)'
-            '       order by v.content OPERATOR(public.<=>) $1 limit $3) x', v_posts)
+        select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),
+               array_agg(x.ip) filter (where x.new), array_agg(x.content) filter (where x.new),
+               array_agg(x.author_id) filter (where x.new),
+               array_agg(x.created_at) filter (where x.new)
         into v_similar, v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
-        using p_content, p_exclude, v_per_source, p_cf, v_found;
+        from (select v.post_id, -(v.cf OPERATOR(public.<#>) p_cf) as ip,
+                     1 - (v.content OPERATOR(public.<=>) p_content) as content, v.author_id,
+                     v.created_at, v.post_id <> all (v_found) as new
+              from post_vector v where v.content is not null and v.post_id <> all (p_exclude)
+              order by v.content OPERATOR(public.<=>) p_content limit v_per_source) x;
         v_found := v_found || coalesce(v_more, '{}');
         v_ips := v_ips || v_more_ips;
         v_contents := v_contents || v_more_contents;
@@ -1268,13 +1312,11 @@ begin
     -- One lookup per candidate the probes did not bring: its vectors' agreement with the
     -- user's, its author and time.
     if p_version is not null and v_missing is not null then
-        execute format(
-            'select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) $2)),'
-            '       array_agg(1 - (v.content OPERATOR(public.<=>) $3)),'
-            '       array_agg(v.author_id), array_agg(v.created_at)'
-            ' from %s v where v.post_id = any ($1)', v_posts)
+        select array_agg(v.post_id), array_agg(-(v.cf OPERATOR(public.<#>) p_cf)),
+               array_agg(1 - (v.content OPERATOR(public.<=>) p_content)),
+               array_agg(v.author_id), array_agg(v.created_at)
         into v_more, v_more_ips, v_more_contents, v_more_authors, v_more_created
-        using v_missing, p_cf, p_content;
+        from post_vector v where v.post_id = any (v_missing);
         v_found := v_found || coalesce(v_more, '{}');
         v_ips := v_ips || v_more_ips;
         v_contents := v_contents || v_more_contents;
@@ -1320,7 +1362,7 @@ begin
            case when r.followed then 1.0::float8 else 0.0::float8 end
     from raw r;
 end
-$_$;
+$$;
 
 COMMENT ON FUNCTION recodb.slate_parts(p_user_id uuid, p_version integer, p_cf public.vector, p_content public.vector, p_exclude uuid[], p_settings jsonb) IS 'Internal: a user''s slate candidates with their source and score parts, each in [0, 1]';
 
@@ -1421,7 +1463,7 @@ CREATE FUNCTION recodb.user_taste(p_user_id uuid, p_version integer, p_weights j
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'recodb', 'pg_temp'
     SET plan_cache_mode TO 'force_generic_plan'
-    AS $_$
+    AS $$
 declare
     v_model recodb.model;
     v_posts uuid[];
@@ -1430,14 +1472,15 @@ declare
     v_content_sum public.vector;
     v_content_weight double precision;
     v_folded real[];
+    v_alpha real;
 begin
     select * into v_model from recodb.model m where m.version = p_version;
     if v_model.version is null then
         return;
     end if;
-    execute format('select u.cf, u.content from %s u where u.user_id = $1',
-                   recodb.model_table_name('user', p_version))
-    into cf, content using p_user_id;
+    -- user_vector and post_vector below are the version's (model_search_path()).
+    perform pg_catalog.set_config('search_path', recodb.model_search_path(p_version), true);
+    select u.cf, u.content into cf, content from user_vector u where u.user_id = p_user_id;
 
     -- What they touched since the model's data ends (the newest 200), weighted by type.
     select array_agg(r.post_id), array_agg(r.w)
@@ -1451,22 +1494,18 @@ begin
     if v_posts is null then
         return;
     end if;
+    v_alpha := coalesce((v_model.params ->> 'alpha')::real, 0);
 
-    execute format(
-        $q$
-        select public.sum(v.cf OPERATOR(public.*)
-                          array_fill((1 + $3 * t.w)::real, array[%2$s])::public.vector),
-               public.sum(v.content OPERATOR(public.*)
-                          array_fill(t.w, array[public.vector_dims(v.content)])::public.vector)
-                   filter (where v.content is not null),
-               sum(t.w) filter (where v.content is not null)
-        from unnest($1, $2) as t(post_id, w)
-        join %1$s v on v.post_id = t.post_id
-        where v.cf is not null
-        $q$,
-        recodb.model_table_name('post', p_version), v_model.factors)
+    select public.sum(v.cf OPERATOR(public.*)
+                      array_fill((1 + v_alpha * t.w)::real, array[v_model.factors])::public.vector),
+           public.sum(v.content OPERATOR(public.*)
+                      array_fill(t.w, array[public.vector_dims(v.content)])::public.vector)
+               filter (where v.content is not null),
+           sum(t.w) filter (where v.content is not null)
     into v_sum, v_content_sum, v_content_weight
-    using v_posts, v_weights, coalesce((v_model.params ->> 'alpha')::real, 0);
+    from unnest(v_posts, v_weights) as t(post_id, w)
+    join post_vector v on v.post_id = t.post_id
+    where v.cf is not null;
 
     if v_sum is not null then
         if v_model.fold_in is null then
@@ -1492,7 +1531,7 @@ begin
                         else content OPERATOR(public.+) v_content_sum end;
     end if;
 end
-$_$;
+$$;
 
 COMMENT ON FUNCTION recodb.user_taste(p_user_id uuid, p_version integer, p_weights jsonb, OUT cf public.vector, OUT content public.vector) IS 'Internal: a user''s cf and content vectors under a model, trained plus folded-in interactions';
 
@@ -1877,6 +1916,8 @@ REVOKE ALL ON FUNCTION recodb.cosine_neighbours(p_kind text, p_id uuid, p_limit 
 
 REVOKE ALL ON FUNCTION recodb.create_model_tables(p_version integer, p_factors integer, p_content_dims integer) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION recodb.create_model_views(p_version integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) FROM PUBLIC;
@@ -1888,6 +1929,10 @@ REVOKE ALL ON FUNCTION recodb.engagement_insert() FROM PUBLIC;
 REVOKE ALL ON FUNCTION recodb.index_model_table(p_version integer, p_step text, p_draft boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.model_index_steps() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.model_schema_name(p_version integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.model_search_path(p_version integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.model_table(p_kind text, p_version integer) FROM PUBLIC;
 
