@@ -410,6 +410,38 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
     return findings
 
 
+def check_model_views(conn: psycopg.Connection) -> list[Finding]:
+    """The active model's serving views (schema recodb_v<N>), through which the scoring
+    functions read its vectors: without them every fresh slate fails."""
+    row = conn.execute(
+        "select version, recodb.model_schema_name(version),"
+        " to_regclass(recodb.model_table_name('post', version)) is not null"
+        " and to_regclass(recodb.model_table_name('user', version)) is not null"
+        " from recodb.model where status = 'active'"
+    ).fetchone()
+    if row is None or not row[2]:  # no model, or no tables (check_model_indexes says so)
+        return []
+    version, views, _ = row
+    missing = [
+        name
+        for name in ("post_vector", "user_vector")
+        if conn.execute(
+            "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is null", (views, name)
+        ).fetchone()[0]
+    ]
+    if not missing:
+        return []
+    return [
+        Finding(
+            "error",
+            "model views",
+            f"the active model (version {version}) lacks {', '.join(missing)} in schema "
+            f"{views}: every fresh slate fails (SQLSTATE 55000)",
+            f"select recodb.create_model_views({version});",
+        )
+    ]
+
+
 def check_model_age(conn: psycopg.Connection) -> list[Finding]:
     """The active model against the data: new interactions only reach the model by training."""
     newest, future = conn.execute(
@@ -564,6 +596,7 @@ CHECKS: list[Check] = [
     check_hba_trust,
     check_pgvector,
     check_model_indexes,
+    check_model_views,
     check_model_age,
     check_views,
     check_bloat,

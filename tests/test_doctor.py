@@ -143,6 +143,14 @@ def test_planted_problems_are_found(db_url: str, tmp_path: Path) -> None:
             assert not [f for f in _by_check(after, "app role timeouts") if app_role in f.message]
             assert not _by_check(after, "settings")
 
+            # 8. The active model lost its serving views: every fresh slate would fail.
+            conn.execute("drop view recodb_v1.user_vector")
+            views = _by_check(doctor.run(conn), "model views")
+            assert [f.level for f in views] == ["error"]
+            assert "lacks user_vector in schema recodb_v1" in views[0].message
+            conn.execute(views[0].fix)
+            assert not _by_check(doctor.run(conn), "model views")
+
             # 7. A model trained before text got IVFFlat lists has an HNSW text graph: it
             # serves, so doctor says so (info) and does not call it missing.
             conn.execute(
