@@ -45,6 +45,9 @@ SERVER_SETTINGS: dict[str, str] = {
     "jit": "off",
     "max_connections": "200",
 }
+# Kept in the data folder, where PostgreSQL ignores it: an operator's ALTER SYSTEM rewrites
+# postgresql.auto.conf and drops comments, which is where older versions kept the mark.
+_MARKER_FILE = "recodb_configured"
 _MARKER = "# recodb settings applied"
 
 
@@ -107,8 +110,18 @@ def ensure_running(pgdata: Path) -> str:
 
 
 def _configured(pgdata: Path) -> bool:
+    """Whether the server was tuned already, by recodb or by anyone: recodb tunes a server once,
+    and never again after an operator's ALTER SYSTEM (say wal_level = replica for a standby,
+    which recodb's wal_level = minimal would silently undo at the next start)."""
+    if (pgdata / _MARKER_FILE).is_file():
+        return True
     auto = pgdata / "postgresql.auto.conf"
-    return auto.is_file() and _MARKER in auto.read_text()
+    if not auto.is_file():
+        return False
+    text = auto.read_text()
+    return _MARKER in text or any(
+        line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()
+    )
 
 
 def _configure(url: str, pgdata: Path) -> None:
@@ -120,9 +133,7 @@ def _configure(url: str, pgdata: Path) -> None:
             conn.execute(
                 sql.SQL("alter system set {} = {}").format(sql.Identifier(name), sql.Literal(value))
             )
-    # ALTER SYSTEM rewrites the file; the marker goes after it, as a comment.
-    with (pgdata / "postgresql.auto.conf").open("a") as f:
-        f.write(f"\n{_MARKER}\n")
+    (pgdata / _MARKER_FILE).write_text("recodb tuned this server once; it won't again\n")
     result = _pg_ctl(pgdata, "-w", "-l", str(pgdata / "log"), "restart")
     if result.returncode != 0:
         raise RuntimeError(f"restarting the embedded PostgreSQL failed: {result.stderr.strip()}")
