@@ -300,10 +300,15 @@ def test_a_callers_temporary_tables_never_stand_in_for_the_model(
     and user_vector (model_search_path()): a caller's temporary tables of those names are never
     read, and a version whose views are missing is an error (55000), never a lookup that falls
     through to pg_temp."""
-    user = _user(served, 5)
-    (cf,) = served.execute(
-        "select cf::text from recodb.user_vector_v1 where user_id = %s", (user,)
+    # The active version, whichever it is (a test above prunes and activates others).
+    users, views = served.execute(
+        "select recodb.model_table_name('user', version), recodb.model_schema_name(version)"
+        " from recodb.model where status = 'active'"
     ).fetchone()
+    user, other, cf = served.execute(
+        sql.SQL("select user_id, lead(user_id) over (order by user_id), cf::text from {}"
+                " order by user_id limit 1").format(sql.SQL(users))
+    ).fetchone()  # fmt: skip
     planted = uuid.uuid4()
     with _as_role(served_url, "recodb_feed_reader") as reader:
         # The best inner product there is with this user: the probe would surely bring it.
@@ -322,10 +327,13 @@ def test_a_callers_temporary_tables_never_stand_in_for_the_model(
         served.execute("delete from recodb.slate where user_id = %s", (user,))
         feed = reader.execute("select post_id from recodb.recommend(%s, 100)", (user,)).fetchall()
         assert feed and (planted,) not in feed
-        served.execute("alter schema recodb_v1 rename to recodb_v1_away")
+        away = sql.Identifier(f"{views}_away")
+        served.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(views), away))
         try:
             with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="migrate"):
-                reader.execute("select * from recodb.recommend(%s, 10)", (_user(served, 6),))
+                reader.execute("select * from recodb.recommend(%s, 10)", (other,))
         finally:
-            served.execute("alter schema recodb_v1_away rename to recodb_v1")
+            served.execute(
+                sql.SQL("alter schema {} rename to {}").format(away, sql.Identifier(views))
+            )
         assert reader.execute("select count(*) from recodb.recommend(%s, 10)", (user,)).fetchone()
