@@ -337,3 +337,36 @@ def test_a_callers_temporary_tables_never_stand_in_for_the_model(
                 sql.SQL("alter schema {} rename to {}").format(away, sql.Identifier(views))
             )
         assert reader.execute("select count(*) from recodb.recommend(%s, 10)", (user,)).fetchone()
+
+
+def test_a_version_schema_someone_else_made_is_refused_and_kept(served: psycopg.Connection):
+    """A role that may create schemas could make recodb_v<N> for a version not yet trained and
+    plant an operator there that the serving functions would pick: create_model_views() refuses
+    a schema it did not make, or one others may create in (22023), and dropping the version
+    leaves such a schema and what it holds alone."""
+    version = served.execute(
+        "select coalesce(max(version), 0) + 1000 from recodb.model"
+    ).fetchone()[0]
+    name = sql.Identifier(f"recodb_v{version}")
+    served.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(ATTACKER)))
+    served.execute(sql.SQL("create role {}").format(sql.Identifier(ATTACKER)))
+    try:
+        served.execute(
+            sql.SQL("create schema {} authorization {}").format(name, sql.Identifier(ATTACKER))
+        )
+        served.execute(sql.SQL("create table {}.planted (n integer)").format(name))
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="belongs to another role"):
+            served.execute("select recodb.create_model_views(%s)", (version,))
+        assert served.execute("select recodb.drop_model_tables(%s)", (version,)).fetchone()[0]
+        assert served.execute(
+            sql.SQL("select count(*) from {}.planted").format(name)
+        ).fetchone() == (0,)
+        served.execute(sql.SQL("drop schema {} cascade").format(name))
+        # Ours, but open to everyone's CREATE: refused too.
+        served.execute(sql.SQL("create schema {}").format(name))
+        served.execute(sql.SQL("grant create on schema {} to public").format(name))
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="lets others create"):
+            served.execute("select recodb.create_model_views(%s)", (version,))
+    finally:
+        served.execute(sql.SQL("drop schema if exists {} cascade").format(name))
+        served.execute(sql.SQL("drop role {}").format(sql.Identifier(ATTACKER)))

@@ -5,7 +5,10 @@
 -- is planned once per connection and version, rather than parsed and planned on every call as
 -- dynamic SQL naming the version's tables was (0.6–0.9 ms of a 6–7 ms fresh slate at 20k
 -- users × 200k posts). A simple view is flattened into the query, so the probes use the
--- tables' indexes as before. Only the schema's owner may create in it.
+-- tables' indexes as before. Only the schema's owner may create in it: a schema of that name
+-- made beforehand by another role, or open to others' CREATE, is refused (22023), since
+-- anything planted there (an operator or function on uuid[], say) would run inside the serving
+-- functions, whatever comes first on their path.
 create or replace function recodb.create_model_views(p_version integer)
 returns void
 language plpgsql
@@ -15,6 +18,16 @@ declare
     v_schema text := recodb.model_schema_name(p_version);
 begin
     execute format('create schema if not exists %I', v_schema);
+    if exists (select from pg_namespace n
+               where n.nspname = v_schema
+                 and (n.nspowner <> current_user::regrole
+                      or exists (select from aclexplode(n.nspacl) a
+                                 where a.privilege_type = 'CREATE'
+                                   and a.grantee <> n.nspowner))) then
+        raise exception 'schema % belongs to another role or lets others create in it; '
+                        'drop it to train model version %', v_schema, p_version
+            using errcode = '22023';
+    end if;
     execute format('create or replace view %I.post_vector as select * from %s', v_schema,
                    recodb.model_table_name('post', p_version));
     execute format('create or replace view %I.user_vector as select * from %s', v_schema,

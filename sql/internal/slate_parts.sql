@@ -20,10 +20,10 @@
 -- Every statement is static, planned once per connection: the model's vectors are read through
 -- the views post_vector and user_vector of the version's schema, which model_search_path() puts
 -- on the path (dynamic SQL naming the version's tables was parsed and planned on every call:
--- 0.6–0.9 ms of a fresh slate). The two post probes return what the
--- scoring needs of each post they find (its vectors' agreement with the user's, its author and
--- time); every other candidate costs one primary-key lookup in the version's post table (only
--- posts the model has no row for are looked up in `posts`).
+-- 0.6–0.9 ms of a fresh slate). The two post probes return what the scoring needs of each post
+-- they find (its vectors' agreement with the user's, its author and time); every other
+-- candidate costs one primary-key lookup in the version's post table (only posts the model has
+-- no row for are looked up in `posts`).
 create or replace function recodb.slate_parts(
     p_user_id uuid,
     p_version integer,
@@ -95,7 +95,7 @@ begin
         perform pg_catalog.set_config('search_path', recodb.model_search_path(p_version), true);
         select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
     end if;
-    if p_cf is not null then
+    if p_version is not null and p_cf is not null then  -- (the views need a version)
         -- A probe returns what the scoring needs of each post it finds: no lookup later.
         select array_agg(x.post_id), array_agg(x.ip), array_agg(x.content),
                array_agg(x.author_id), array_agg(x.created_at)
@@ -112,7 +112,7 @@ begin
               where u.user_id <> p_user_id order by u.cf OPERATOR(public.<=>) p_cf
               limit (p_settings ->> 'neighbour_count')::integer) x;
     end if;
-    if p_content is not null then
+    if p_version is not null and p_content is not null then
         select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),
                array_agg(x.ip) filter (where x.new), array_agg(x.content) filter (where x.new),
                array_agg(x.author_id) filter (where x.new),

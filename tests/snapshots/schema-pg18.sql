@@ -263,6 +263,16 @@ declare
     v_schema text := recodb.model_schema_name(p_version);
 begin
     execute format('create schema if not exists %I', v_schema);
+    if exists (select from pg_namespace n
+               where n.nspname = v_schema
+                 and (n.nspowner <> current_user::regrole
+                      or exists (select from aclexplode(n.nspacl) a
+                                 where a.privilege_type = 'CREATE'
+                                   and a.grantee <> n.nspowner))) then
+        raise exception 'schema % belongs to another role or lets others create in it; '
+                        'drop it to train model version %', v_schema, p_version
+            using errcode = '22023';
+    end if;
     execute format('create or replace view %I.post_vector as select * from %s', v_schema,
                    recodb.model_table_name('post', p_version));
     execute format('create or replace view %I.user_vector as select * from %s', v_schema,
@@ -291,7 +301,7 @@ COMMENT ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_sec
 CREATE FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision DEFAULT 5) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 declare
     v_until timestamptz := clock_timestamp() + make_interval(secs => p_wait_seconds);
 begin
@@ -301,13 +311,23 @@ begin
         end if;
         perform pg_sleep(0.02);
     end loop;
-    execute format('drop schema if exists %I cascade', recodb.model_schema_name(p_version));
+    -- The version's views, then their schema when nothing else is in it: one that holds more
+    -- (create_model_views() refuses a schema it did not make) keeps what it holds.
+    if to_regnamespace(recodb.model_schema_name(p_version)) is not null then
+        execute format('drop view if exists %1$I.post_vector, %1$I.user_vector',
+                       recodb.model_schema_name(p_version));
+        begin
+            execute format('drop schema %I', recodb.model_schema_name(p_version));  -- restrict
+        exception when dependent_objects_still_exist or insufficient_privilege then
+            null;
+        end;
+    end if;
     execute format('drop table if exists %s, %s, %s', recodb.model_table_name('post', p_version),
                    recodb.model_table_name('user', p_version),
                    recodb.model_table_name('term', p_version));
     return true;
 end
-$$;
+$_$;
 
 COMMENT ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) IS 'Internal: drops model version p_version''s vector tables once no reader uses them; false when readers held them for p_wait_seconds';
 
@@ -1225,7 +1245,7 @@ begin
         perform pg_catalog.set_config('search_path', recodb.model_search_path(p_version), true);
         select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
     end if;
-    if p_cf is not null then
+    if p_version is not null and p_cf is not null then  -- (the views need a version)
         -- A probe returns what the scoring needs of each post it finds: no lookup later.
         select array_agg(x.post_id), array_agg(x.ip), array_agg(x.content),
                array_agg(x.author_id), array_agg(x.created_at)
@@ -1242,7 +1262,7 @@ begin
               where u.user_id <> p_user_id order by u.cf OPERATOR(public.<=>) p_cf
               limit (p_settings ->> 'neighbour_count')::integer) x;
     end if;
-    if p_content is not null then
+    if p_version is not null and p_content is not null then
         select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),
                array_agg(x.ip) filter (where x.new), array_agg(x.content) filter (where x.new),
                array_agg(x.author_id) filter (where x.new),
