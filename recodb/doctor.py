@@ -412,34 +412,29 @@ def check_model_indexes(conn: psycopg.Connection) -> list[Finding]:
 
 def check_model_views(conn: psycopg.Connection) -> list[Finding]:
     """The active model's serving views (schema recodb_v<N>), through which the scoring
-    functions read its vectors: without them every fresh slate fails."""
+    functions read its vectors: without them every fresh slate fails. Asks
+    recodb.model_search_path(), the check serving makes."""
     row = conn.execute(
-        "select version, recodb.model_schema_name(version),"
-        " to_regclass(recodb.model_table_name('post', version)) is not null"
+        "select version from recodb.model where status = 'active'"
+        " and to_regclass(recodb.model_table_name('post', version)) is not null"
         " and to_regclass(recodb.model_table_name('user', version)) is not null"
-        " from recodb.model where status = 'active'"
     ).fetchone()
-    if row is None or not row[2]:  # no model, or no tables (check_model_indexes says so)
+    if row is None:  # no model, or no tables (check_model_indexes says so)
         return []
-    version, views, _ = row
-    missing = [
-        name
-        for name in ("post_vector", "user_vector")
-        if conn.execute(
-            "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is null", (views, name)
-        ).fetchone()[0]
-    ]
-    if not missing:
-        return []
-    return [
-        Finding(
-            "error",
-            "model views",
-            f"the active model (version {version}) lacks {', '.join(missing)} in schema "
-            f"{views}: every fresh slate fails (SQLSTATE 55000)",
-            f"select recodb.create_model_views({version});",
-        )
-    ]
+    try:
+        with conn.transaction():
+            conn.execute("select recodb.model_search_path(%s)", row)
+    except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+        return [
+            Finding(
+                "error",
+                "model views",
+                f"the active model: {exc.diag.message_primary}; every fresh slate fails "
+                "(SQLSTATE 55000)",
+                f"select recodb.create_model_views({row[0]});",
+            )
+        ]
+    return []
 
 
 def check_model_age(conn: psycopg.Connection) -> list[Finding]:

@@ -3,9 +3,9 @@
 The scoring functions (slate_parts, user_taste) read a version's vectors through these views,
 with the version's schema put on their search_path, instead of dynamic SQL that named the
 version's tables: their statements are then planned once per connection rather than parsed and
-planned on every call (0.6–0.9 ms of a 6–7 ms fresh slate at 20k users × 200k posts). New
-versions get their views from create_model_tables(); this revision gives them to the versions
-trained before it.
+planned on every call (0.81 ms of a 6.99 ms fresh slate at 20k users × 200k posts, 0.49 of
+9.37 at 100k × 1M, measured with scripts/ab_functions.py). New versions get their views from
+create_model_tables(); this revision gives them to the versions trained before it.
 
 Revision ID: 0011
 Revises: 0010
@@ -13,7 +13,6 @@ Create Date: 2026-12-02
 """
 
 from alembic import op
-from psycopg import sql
 
 from recodb import schema
 
@@ -22,8 +21,9 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# The functions that create the views; sql/ is applied after the migrations, so define them now.
-FUNCTIONS = ("model_schema_name", "create_model_views")
+# The functions that make and drop the views: sql/ is applied after the migrations, so they are
+# defined here first.
+FUNCTIONS = ("model_table_name", "model_schema_name", "create_model_views", "drop_model_views")
 
 
 def _conn():
@@ -35,25 +35,27 @@ def _versions_with_tables(conn) -> list[int]:
         version
         for (version,) in conn.execute(
             "select version from recodb.model"
-            " where to_regclass(format('recodb.post_vector_v%s', version)) is not null"
-            "   and to_regclass(format('recodb.user_vector_v%s', version)) is not null"
+            " where to_regclass(recodb.model_table_name('post', version)) is not null"
+            "   and to_regclass(recodb.model_table_name('user', version)) is not null"
             " order by version"
         ).fetchall()
     ]
 
 
-def upgrade() -> None:
-    conn = _conn()
+def _define_functions(conn) -> None:
     for obj in schema.sql_objects():
         if obj.name in FUNCTIONS:
             conn.execute(obj.text)
+
+
+def upgrade() -> None:
+    conn = _conn()
+    _define_functions(conn)
     for version in _versions_with_tables(conn):
         conn.execute("select recodb.create_model_views(%s)", (version,))
 
 
 def downgrade() -> None:
     conn = _conn()
-    for (name,) in conn.execute(
-        "select nspname from pg_namespace where nspname ~ '^recodb_v[0-9]+$'"
-    ).fetchall():
-        conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+    _define_functions(conn)
+    conn.execute("select recodb.drop_model_views(version) from recodb.model")

@@ -3,12 +3,12 @@
 -- views of the version's tables. The scoring functions put that schema on their search_path
 -- (model_search_path()) and name the views unqualified, so their statements are static: each
 -- is planned once per connection and version, rather than parsed and planned on every call as
--- dynamic SQL naming the version's tables was (0.6–0.9 ms of a 6–7 ms fresh slate at 20k
--- users × 200k posts). A simple view is flattened into the query, so the probes use the
--- tables' indexes as before. Only the schema's owner may create in it: a schema of that name
--- made beforehand by another role, or open to others' CREATE, is refused (22023), since
--- anything planted there (an operator or function on uuid[], say) would run inside the serving
--- functions, whatever comes first on their path.
+-- dynamic SQL naming the version's tables was (0.81 ms of a 6.99 ms fresh slate at 20k
+-- users × 200k posts, 0.49 of 9.37 at 100k × 1M: scripts/ab_functions.py). A simple view is
+-- flattened into the query, so the probes use the tables' indexes as before. Only the schema's
+-- owner may create in it: a schema of that name made beforehand by another role, or open to
+-- others' CREATE, is refused (22023), since anything planted there (an operator or function
+-- on uuid[], say) would run inside the serving functions, whatever comes first on their path.
 create or replace function recodb.create_model_views(p_version integer)
 returns void
 language plpgsql

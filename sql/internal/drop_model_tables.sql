@@ -21,17 +21,7 @@ begin
         end if;
         perform pg_sleep(0.02);
     end loop;
-    -- The version's views, then their schema when nothing else is in it: one that holds more
-    -- (create_model_views() refuses a schema it did not make) keeps what it holds.
-    if to_regnamespace(recodb.model_schema_name(p_version)) is not null then
-        execute format('drop view if exists %1$I.post_vector, %1$I.user_vector',
-                       recodb.model_schema_name(p_version));
-        begin
-            execute format('drop schema %I', recodb.model_schema_name(p_version));  -- restrict
-        exception when dependent_objects_still_exist or insufficient_privilege then
-            null;
-        end;
-    end if;
+    perform recodb.drop_model_views(p_version);  -- they depend on the tables
     execute format('drop table if exists %s, %s, %s', recodb.model_table_name('post', p_version),
                    recodb.model_table_name('user', p_version),
                    recodb.model_table_name('term', p_version));

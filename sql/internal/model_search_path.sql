@@ -13,10 +13,15 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_schema text := recodb.model_schema_name(p_version);
+    v_missing text;
 begin
     if to_regclass(format('%I.post_vector', v_schema)) is null
        or to_regclass(format('%I.user_vector', v_schema)) is null then
-        raise exception 'model version % has no serving views (schema %)', p_version, v_schema
+        select string_agg(v.name, ', ') into v_missing
+        from unnest(array['post_vector', 'user_vector']) v(name)
+        where to_regclass(format('%I.%I', v_schema, v.name)) is null;
+        raise exception 'model version % has no serving views: lacks % in schema %',
+                        p_version, v_missing, v_schema
             using errcode = '55000', hint = 'Run `recodb migrate`, or retrain.';
     end if;
     return format('pg_catalog, %I, recodb, pg_temp', v_schema);

@@ -301,7 +301,7 @@ COMMENT ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_sec
 CREATE FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision DEFAULT 5) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 declare
     v_until timestamptz := clock_timestamp() + make_interval(secs => p_wait_seconds);
 begin
@@ -311,25 +311,36 @@ begin
         end if;
         perform pg_sleep(0.02);
     end loop;
-    -- The version's views, then their schema when nothing else is in it: one that holds more
-    -- (create_model_views() refuses a schema it did not make) keeps what it holds.
-    if to_regnamespace(recodb.model_schema_name(p_version)) is not null then
-        execute format('drop view if exists %1$I.post_vector, %1$I.user_vector',
-                       recodb.model_schema_name(p_version));
-        begin
-            execute format('drop schema %I', recodb.model_schema_name(p_version));  -- restrict
-        exception when dependent_objects_still_exist or insufficient_privilege then
-            null;
-        end;
-    end if;
+    perform recodb.drop_model_views(p_version);  -- they depend on the tables
     execute format('drop table if exists %s, %s, %s', recodb.model_table_name('post', p_version),
                    recodb.model_table_name('user', p_version),
                    recodb.model_table_name('term', p_version));
     return true;
 end
-$_$;
+$$;
 
 COMMENT ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) IS 'Internal: drops model version p_version''s vector tables once no reader uses them; false when readers held them for p_wait_seconds';
+
+CREATE FUNCTION recodb.drop_model_views(p_version integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+    v_schema text := recodb.model_schema_name(p_version);
+begin
+    if to_regnamespace(v_schema) is null then
+        return;
+    end if;
+    execute format('drop view if exists %1$I.post_vector, %1$I.user_vector', v_schema);
+    begin
+        execute format('drop schema %I', v_schema);  -- restrict
+    exception when dependent_objects_still_exist or insufficient_privilege then
+        null;
+    end;
+end
+$_$;
+
+COMMENT ON FUNCTION recodb.drop_model_views(p_version integer) IS 'Internal: drops model version p_version''s serving views, and their schema when it holds nothing else';
 
 CREATE FUNCTION recodb.engagement_change() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -443,10 +454,15 @@ CREATE FUNCTION recodb.model_search_path(p_version integer) RETURNS text
     AS $$
 declare
     v_schema text := recodb.model_schema_name(p_version);
+    v_missing text;
 begin
     if to_regclass(format('%I.post_vector', v_schema)) is null
        or to_regclass(format('%I.user_vector', v_schema)) is null then
-        raise exception 'model version % has no serving views (schema %)', p_version, v_schema
+        select string_agg(v.name, ', ') into v_missing
+        from unnest(array['post_vector', 'user_vector']) v(name)
+        where to_regclass(format('%I.%I', v_schema, v.name)) is null;
+        raise exception 'model version % has no serving views: lacks % in schema %',
+                        p_version, v_missing, v_schema
             using errcode = '55000', hint = 'Run `recodb migrate`, or retrain.';
     end if;
     return format('pg_catalog, %I, recodb, pg_temp', v_schema);
@@ -1941,6 +1957,8 @@ REVOKE ALL ON FUNCTION recodb.create_model_views(p_version integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION recodb.decay(p_age_seconds double precision, p_half_life_seconds double precision) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.drop_model_tables(p_version integer, p_wait_seconds double precision) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION recodb.drop_model_views(p_version integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION recodb.engagement_change() FROM PUBLIC;
 
