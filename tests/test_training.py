@@ -126,6 +126,8 @@ def test_registry_records_the_run(two_groups: psycopg.Connection) -> None:
     assert row["trained_from"] < row["trained_to"]
     for step in ("read interactions", "fit als", "write vectors", "build indexes", "total"):
         assert row["timings"][step] >= 0
+    # The final fit started from the validation fit (the same parameters), with 0.4 of them.
+    assert row["metrics"]["fit"] == {"from": "validation fit", "iterations": 8}
     fold_in = two_groups.execute(
         "select array_length(fold_in, 1) from recodb.model where version = %s", (result.version,)
     ).fetchone()[0]

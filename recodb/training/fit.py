@@ -73,14 +73,34 @@ class Params:
 
 FitCallback = Callable[[int, np.ndarray, np.ndarray], None]
 
+# A final ALS fit that starts from the validation fit (the same parameters on all but each
+# user's latest posts) needs this share of the iterations. Nested splits (the validation
+# split's training part split again; the warm fit starts from the inner fit, and both fits are
+# scored on the outer held-out posts), NDCG@10 of exact inner-product top 10:
+#   20k × 200k × 2M   cold 25 iterations 0.00441 (10.4 s), warm 10: 0.00446 (3.7 s),
+#                     warm 6: 0.00435, a cold fit with another seed: 0.00426
+#   MovieLens 100k    cold 0.1400, warm 10: 0.1415, warm 6: 0.1413, another seed: 0.1407
+# and the warm fit's top 50 agree with the cold fit's as much as two cold fits' do (0.869
+# and 0.867 at 20k).
+WARM_SHARE = 0.4
+
+
+def warm_iterations(iterations: int) -> int:
+    """Iterations of an ALS fit warm-started from a fit of the same parameters."""
+    return max(1, math.ceil(WARM_SHARE * iterations))
+
 
 def fit_collaborative(
-    matrix: sp.csr_matrix, params: Params, callback: FitCallback | None = None
+    matrix: sp.csr_matrix,
+    params: Params,
+    callback: FitCallback | None = None,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(user factors, post factors) from implicit; deterministic for a given seed.
 
     ALS calls `callback(iteration, user factors, post factors)` after each iteration (the
-    tuner scores and prunes there; an exception it raises ends the fit)."""
+    tuner scores and prunes there; an exception it raises ends the fit), and starts from
+    `init` (user factors, post factors) when given (see WARM_SHARE)."""
     import implicit.cpu.als
     import implicit.cpu.bpr
 
@@ -105,6 +125,9 @@ def fit_collaborative(
                 random_state=params.seed,
                 num_threads=1,
             )
+        if init is not None:
+            model.user_factors = np.array(init[0], np.float32)
+            model.item_factors = np.array(init[1], np.float32)
         on_epoch = None
         if callback is not None and params.algorithm == "als":
 

@@ -27,6 +27,7 @@ from recodb.training.fit import (
     content_vectors,
     fit_collaborative,
     fold_in_matrix,
+    warm_iterations,
 )
 from recodb.training.matrix import confidence_matrix, read_interactions, read_settings
 from recodb.training.tuning import tune
@@ -133,12 +134,9 @@ def train(
             params.half_life_days,
             data.last_us,
         )
-        user_f, post_f = timed("fit " + params.algorithm, fit_collaborative, matrix, params)
         post_content, content_null, text_model = timed(
             "content vectors", content_vectors, data.post_texts, params.content_dims, params.seed
         )
-        post_has_cf = np.diff(matrix.tocsc().indptr) > 0
-        user_has_cf = np.diff(matrix.indptr) > 0
         if validation is not None and learn_blend:
             blend = timed(
                 "learn blend",
@@ -155,6 +153,20 @@ def train(
                 w = ", ".join(f"{k} {v:.3f}" for k, v in blend["weights"].items() if v > 0)
                 step(f"blend: {w} (ndcg@10 {blend['ndcg@10']:.4f}, collaborative only "
                      f"{blend['collaborative_only_ndcg@10']:.4f})")  # fmt: skip
+        # The validation fit (same parameters, all but the held-out posts) is a head start.
+        init = None
+        if validation is not None and params.algorithm == "als":
+            init = validation.fitted(params)
+        fit_params = params
+        if init is not None:
+            fit_params = replace(params, iterations=warm_iterations(params.iterations))
+            metrics["fit"] = {"from": "validation fit", "iterations": fit_params.iterations}
+            step(f"fit als: from the validation fit, {fit_params.iterations} iterations")
+        user_f, post_f = timed(
+            "fit " + params.algorithm, fit_collaborative, matrix, fit_params, init=init
+        )
+        post_has_cf = np.diff(matrix.tocsc().indptr) > 0
+        user_has_cf = np.diff(matrix.indptr) > 0
 
         with conn.transaction():
             timed(

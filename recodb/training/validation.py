@@ -200,11 +200,18 @@ class Validation:
         self, params: Params, callback: FitCallback | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         params = self.resolve(params)
-        if self._last_fit is not None and self._last_fit[0] == params:
-            return self._last_fit[1]
+        if (factors := self.fitted(params)) is not None:
+            return factors
         factors = fit_collaborative(self.matrix(params.half_life_days), params, callback)
         self._last_fit = (params, factors)
         return factors
+
+    def fitted(self, params: Params) -> tuple[np.ndarray, np.ndarray] | None:
+        """The vectors of the last fit when it was of `params` (what the final fit starts from)."""
+        params = self.resolve(params)
+        if self._last_fit is not None and self._last_fit[0] == params:
+            return self._last_fit[1]
+        return None
 
     def rank(
         self, user_f: np.ndarray, post_f: np.ndarray, users: np.ndarray | None = None, k: int = 10

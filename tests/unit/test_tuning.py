@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from recodb.data.dataset import DAY_US, INTERACTION_TYPES
-from recodb.training.fit import Params
+from recodb.training.fit import Params, fit_collaborative, warm_iterations
 from recodb.training.matrix import Interactions
 from recodb.training.tuning import tune
 from recodb.training.validation import Validation, split, user_split
@@ -146,3 +146,27 @@ def test_validation_reuses_its_last_fit() -> None:
     first = validation.fit(BASE)
     assert validation.fit(BASE) is first
     assert validation.fit(replace(BASE, factors=BASE.factors + 1)) is not first
+
+
+def test_final_fit_starts_from_the_validation_fit() -> None:
+    """The final ALS fit starts from the validation fit and runs warm_iterations(): split the
+    validation split's training part again, start from the inner fit, and score both the warm
+    and a cold fit of all iterations on the outer held-out posts."""
+    outer = Validation.build(planted(False), SETTINGS, protocol="user-latest")
+    assert outer is not None
+    inner = Validation.build(outer.train_data, SETTINGS, protocol="user-latest")
+    assert inner is not None
+    params = replace(BASE, iterations=20)
+    init = inner.fit(params)
+    assert inner.fitted(params) is init and inner.fitted(replace(params, seed=4)) is None
+    matrix = outer.matrix(SETTINGS["training_half_life_days"])
+    warm_params = replace(params, iterations=warm_iterations(params.iterations))
+    assert warm_params.iterations == 8
+    cold = outer.rank(*fit_collaborative(matrix, params))["ndcg@10"]
+    warm_f = fit_collaborative(matrix, warm_params, init=init)
+    assert outer.rank(*warm_f)["ndcg@10"] >= 0.95 * cold
+    # It did start there: one warm iteration lands nearer the start than one cold iteration.
+    one = replace(params, iterations=1)
+    near = fit_collaborative(matrix, one, init=init)[1]
+    far = fit_collaborative(matrix, one)[1]
+    assert np.linalg.norm(near - init[1]) < 0.5 * np.linalg.norm(far - init[1])
