@@ -128,6 +128,9 @@ def test_registry_records_the_run(two_groups: psycopg.Connection) -> None:
         assert row["timings"][step] >= 0
     # The final fit started from the validation fit (the same parameters), with 0.4 of them.
     assert row["metrics"]["fit"] == {"from": "validation fit", "iterations": 8}
+    blend_steps = row["timings"]["blend"]
+    assert "HNSW post inner product (draft)" in blend_steps and "fit the blend" in blend_steps
+    assert any(name.startswith("serve ") for name in blend_steps)
     fold_in = two_groups.execute(
         "select array_length(fold_in, 1) from recodb.model where version = %s", (result.version,)
     ).fetchone()[0]

@@ -26,6 +26,7 @@ engagement_as_of_training()), so the held-out part reaches the blend only as its
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -290,12 +291,23 @@ def learn_blend(
     post_content: np.ndarray,
     post_content_null: np.ndarray,
     on_step: Callable[[str], None] | None = None,
+    seconds: dict[str, float] | None = None,
 ) -> dict | None:
     """Fit `params` on the validation split, serve its users under `version` in a transaction
-    that is rolled back, and fit the blend; None when no user has a candidate."""
+    that is rolled back, and fit the blend; None when no user has a candidate. Each step's
+    seconds go into `seconds` when given."""
     step = on_step or (lambda _: None)
+    seconds = {} if seconds is None else seconds
+
+    def timed(name: str, fn, *args):
+        step(f"blend: {name}")
+        started = time.perf_counter()
+        out = fn(*args)
+        seconds[name] = round(time.perf_counter() - started, 3)
+        return out
+
     params = validation.resolve(params)
-    user_f, post_f = validation.fit(params)
+    user_f, post_f = timed("validation fit", validation.fit, params)
     matrix = validation.matrix(params.half_life_days)
     data = validation.train_data
     users = np.array(sorted(validation.any_relevant))
@@ -305,24 +317,30 @@ def learn_blend(
         )
     slates = None
     with conn.transaction():
-        engagement_as_of_training(conn, data)
-        registry.write_vectors(
-            conn, version, data, matrix, user_f, post_f, post_content, post_content_null
-        )
+        timed("engagement as of the split", engagement_as_of_training, conn, data)
+        timed(
+            "write vectors", registry.write_vectors, conn, version, data, matrix, user_f, post_f,
+            post_content, post_content_null,
+        )  # fmt: skip
         # Draft indexes for the probes slate_parts() runs: exact scans of every post, three per
         # user, cost more (at 100k users × 1M posts this step took 531 s with them).
         for name in ("post keys", "user keys", "HNSW post inner product", "IVFFlat post content",
                      "HNSW user cosine", "analyze"):  # fmt: skip
-            step(f"blend: {name} (draft)")
-            conn.execute("select recodb.index_model_table(%s, %s, true)", (version, name))
+            timed(
+                f"{name} (draft)", conn.execute,
+                "select recodb.index_model_table(%s, %s, true)", (version, name),
+            )  # fmt: skip
         # No fold-in (the held-out interactions come after no trained_to) and no closed form.
         conn.execute(
             "update recodb.model set factors = %s, content_dims = %s, params = %s,"
             " trained_to = 'infinity', fold_in = null where version = %s",
             (post_f.shape[1], post_content.shape[1], Jsonb(params.model_params()), version),
         )
-        slates = serve_validation(conn, version, validation, data.post_ids, users, on_step)
+        slates = timed(
+            f"serve {len(users)} users", serve_validation, conn, version, validation,
+            data.post_ids, users, on_step,
+        )  # fmt: skip
         raise psycopg.Rollback()
     if slates is None or not slates.valid.any():
         return None
-    return fit_blend(slates) | {"protocol": validation.protocol}
+    return timed("fit the blend", fit_blend, slates) | {"protocol": validation.protocol}

@@ -138,6 +138,7 @@ def train(
             "content vectors", content_vectors, data.post_texts, params.content_dims, params.seed
         )
         if validation is not None and learn_blend:
+            blend_seconds: dict[str, float] = {}
             blend = timed(
                 "learn blend",
                 blending.learn_blend,
@@ -148,7 +149,9 @@ def train(
                 post_content,
                 content_null,
                 on_step=step,
+                seconds=blend_seconds,
             )
+            timings["blend"] = blend_seconds
             if blend is not None:
                 w = ", ".join(f"{k} {v:.3f}" for k, v in blend["weights"].items() if v > 0)
                 step(f"blend: {w} (ndcg@10 {blend['ndcg@10']:.4f}, collaborative only "
