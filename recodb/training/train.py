@@ -164,7 +164,6 @@ def train(
         if init is not None:
             fit_params = replace(params, iterations=warm_iterations(params.iterations))
             metrics["fit"] = {"from": "validation fit", "iterations": fit_params.iterations}
-            step(f"fit als: from the validation fit, {fit_params.iterations} iterations")
         user_f, post_f = timed(
             "fit " + params.algorithm, fit_collaborative, matrix, fit_params, init=init
         )
