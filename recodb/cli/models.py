@@ -56,7 +56,11 @@ def train_command(
         bool, typer.Option(help="Learn the blend of score parts on the validation split.")
     ] = True,
     validate: Annotated[
-        bool, typer.Option(help="Score the parameters on a held-out split first.")
+        bool,
+        typer.Option(
+            help="Score the parameters on a held-out split first (an ALS fit then starts from "
+            "that fit's vectors, with 0.4 of the iterations)."
+        ),
     ] = True,
     activate: Annotated[bool, typer.Option(help="Activate the new version when done.")] = True,
     since: Annotated[str | None, typer.Option(help="Train on interactions from this time.")] = None,
