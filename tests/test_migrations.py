@@ -321,3 +321,72 @@ def test_versions_trained_before_0011_get_their_serving_views(empty_db_url: str)
     assert view_schemas() == {f"recodb_v{old}"}
     schema.downgrade(empty_db_url, "0010")
     assert view_schemas() == set()
+
+
+def _index_defs(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute(
+                "select indexname, indexdef from pg_indexes where tablename = 'user_interaction'"
+                " and indexdef like '%(user_id, created_at)%'"
+            ).fetchall()
+        )
+
+
+def test_0012_covers_the_seen_set(empty_db_url: str) -> None:
+    """0012 rebuilds recodb's (user_id, created_at) index with post_id and interaction_type
+    included, so reading what a user touched is an index-only scan; a downgrade restores it."""
+    schema.upgrade(empty_db_url, "0011")
+    plain = _index_defs(empty_db_url)
+    assert list(plain) == ["idx_user_interaction_user"]
+    assert "INCLUDE" not in plain["idx_user_interaction_user"]
+    schema.upgrade(empty_db_url)
+    covering = _index_defs(empty_db_url)
+    assert list(covering) == ["idx_user_interaction_user"]
+    assert covering["idx_user_interaction_user"].endswith(
+        "(user_id, created_at) INCLUDE (post_id, interaction_type)"
+    )
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        # 100 users with 50 interactions each over 1,000 posts, vacuumed (all visible).
+        conn.execute(
+            "insert into users (id, username)"
+            " select ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'u' || n"
+            " from generate_series(1, 100) n"
+        )
+        conn.execute(
+            "insert into posts (id) select gen_random_uuid() from generate_series(1, 1000)"
+        )
+        conn.execute(
+            "insert into user_interaction (user_id, post_id, interaction_type)"
+            " select u.id, p.id, 'like' from users u"
+            " cross join lateral (select id from posts where u.id is not null"
+            "                     order by random() limit 50) p"
+        )
+        conn.execute("vacuum analyze user_interaction")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "explain select array_agg(distinct i.post_id) from user_interaction i"
+                " where i.user_id = '00000000-0000-4000-8000-000000000001'"
+            )
+        )
+        assert "Index Only Scan using idx_user_interaction_user" in plan
+    schema.downgrade(empty_db_url, "0011")
+    assert _index_defs(empty_db_url) == plain
+
+
+def test_0012_leaves_an_app_index_alone(empty_db_url: str) -> None:
+    """An idx_user_interaction_user the app made stays as it is; recodb adds its own covering
+    index beside it, and a downgrade removes only that."""
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(SEED_SHAPED_TABLES)
+    schema.upgrade(empty_db_url, "0011")
+    before = _index_defs(empty_db_url)
+    schema.upgrade(empty_db_url)
+    after = _index_defs(empty_db_url)
+    assert after["idx_user_interaction_user"] == before["idx_user_interaction_user"]
+    assert after["recodb_user_interaction_seen"].endswith(
+        "(user_id, created_at) INCLUDE (post_id, interaction_type)"
+    )
+    schema.downgrade(empty_db_url, "0011")
+    assert _index_defs(empty_db_url) == before

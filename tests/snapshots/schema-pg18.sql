@@ -1877,7 +1877,7 @@ CREATE INDEX idx_user_interaction_post ON public.user_interaction USING btree (p
 
 CREATE INDEX idx_user_interaction_time ON public.user_interaction USING btree (created_at);
 
-CREATE INDEX idx_user_interaction_user ON public.user_interaction USING btree (user_id, created_at);
+CREATE INDEX idx_user_interaction_user ON public.user_interaction USING btree (user_id, created_at) INCLUDE (post_id, interaction_type);
 
 CREATE INDEX posts_author_created_idx ON public.posts USING btree (author_id, created_at DESC);
 
