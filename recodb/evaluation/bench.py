@@ -255,6 +255,7 @@ def run(
         # The floor under every figure: a round trip that does nothing.
         round_trip = _timed(conn, "select %s::uuid", [(u,) for u in users])
         step(f"recommend, fresh slates ({len(users)} users)")
+        _forget_precomputed(conn, users)
         fresh = _timed(conn, "select * from recodb.recommend(%s, 50, 0)", [(u,) for u in users])
         step("recommend, second pages from the stored slates")
         stored = _timed(conn, "select * from recodb.recommend(%s, 50, 50)", [(u,) for u in users])
@@ -282,6 +283,8 @@ def run(
         extra |= _standby(database, standby_url, users, step)
     if clients:
         step(f"fresh slates, {clients} clients for {seconds:g} s (pgbench)")
+        with database.connect(autocommit=True) as conn:
+            _forget_precomputed(conn, users)  # (the standby's part precomputes some)
         extra["recommend_concurrent"] = concurrent_fresh(database, users, clients, seconds)
     return extra | {
         "scale": scale,
@@ -302,6 +305,12 @@ def run(
         "ann_distance_gap_at_50": {kind: _round(q.distance_gap, 5) for kind, q in recall.items()},
         "probe_settings": probe_settings_used,
     }
+
+
+def _forget_precomputed(conn: psycopg.Connection, users: list) -> None:
+    """Drop the users' precomputed slates, whose first page is a lookup: the fresh slates timed
+    next must be computed (a `recodb precompute` shortly before would make them lookups)."""
+    conn.execute("delete from recodb.slate where user_id = any(%s) and precomputed", (users,))
 
 
 def _standby(database: db.Database, standby_url: str, users: list, step: Step) -> dict:
