@@ -21,6 +21,7 @@ Create Date: 2026-12-03
 """
 
 from alembic import op
+from psycopg import sql
 
 revision = "0012"
 down_revision = "0011"
@@ -29,12 +30,20 @@ depends_on = None
 
 APP_INDEX = "idx_user_interaction_user"  # 0001's (user_id, created_at)
 OWN_INDEX = "recodb_user_interaction_seen"  # beside an app's index of that name
-KEY = "user_interaction (user_id, created_at)"
-COVERING = KEY + " include (post_id, interaction_type)"
+KEY = sql.SQL("user_interaction (user_id, created_at)")
+COVERING = sql.SQL("{} include (post_id, interaction_type)").format(KEY)
 
 
 def _conn():
     return op.get_bind().connection.driver_connection
+
+
+def _drop(conn, name: str) -> None:
+    conn.execute(sql.SQL("drop index if exists {}").format(sql.Identifier(name)))
+
+
+def _create(conn, name: str, on: sql.Composable) -> None:
+    conn.execute(sql.SQL("create index {} on {}").format(sql.Identifier(name), on))
 
 
 def _ours(conn, name: str) -> bool:
@@ -47,10 +56,10 @@ def _ours(conn, name: str) -> bool:
 def upgrade() -> None:
     conn = _conn()
     if _ours(conn, APP_INDEX):
-        conn.execute(f"drop index if exists {APP_INDEX}")
-        conn.execute(f"create index {APP_INDEX} on {COVERING}")
+        _drop(conn, APP_INDEX)
+        _create(conn, APP_INDEX, COVERING)
     else:
-        conn.execute(f"create index {OWN_INDEX} on {COVERING}")
+        _create(conn, OWN_INDEX, COVERING)
         conn.execute(
             "insert into recodb.installed_object (kind, name) values ('index', %s)", (OWN_INDEX,)
         )
@@ -59,10 +68,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = _conn()
     if _ours(conn, OWN_INDEX):
-        conn.execute(f"drop index if exists {OWN_INDEX}")
+        _drop(conn, OWN_INDEX)
         conn.execute(
             "delete from recodb.installed_object where kind = 'index' and name = %s", (OWN_INDEX,)
         )
     if _ours(conn, APP_INDEX):
-        conn.execute(f"drop index if exists {APP_INDEX}")
-        conn.execute(f"create index {APP_INDEX} on {KEY}")
+        _drop(conn, APP_INDEX)
+        _create(conn, APP_INDEX, KEY)
