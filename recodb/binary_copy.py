@@ -28,6 +28,7 @@ TRAILER = (-1).to_bytes(2, "big", signed=True)
 # PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
 PG_EPOCH_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 FLOAT4_OID = 700
+UUID_OID = 2950
 CHUNK_ROWS = 500_000
 
 
@@ -60,6 +61,11 @@ class RealArray:
 
 
 @dataclass(frozen=True)
+class UuidArray:
+    values: np.ndarray  # (n, k, 16) uint8: each row a one-dimensional uuid[] of length k
+
+
+@dataclass(frozen=True)
 class Vector:
     """pgvector `vector(d)` values, (n, d) float; rows where `null` is True are NULL."""
 
@@ -83,7 +89,7 @@ class Null:
     pass
 
 
-Column = Uuid | Timestamp | Int | Float | RealArray | Vector | Text | Category | Null
+Column = Uuid | Timestamp | Int | Float | RealArray | UuidArray | Vector | Text | Category | Null
 
 
 def _fixed_fields(name: str, col: Column) -> list[tuple]:
@@ -111,6 +117,13 @@ def _fixed_fields(name: str, col: Column) -> list[tuple]:
             (f"{name}_hdr", ">i4", (5,)),  # ndim, has_null, element type, dimension, lower bound
             (name, [("len", ">i4"), ("v", ">f4")], (k,)),
         ]
+    if isinstance(col, UuidArray):
+        k = col.values.shape[1]
+        return [
+            (f"{name}_len", ">i4"),
+            (f"{name}_hdr", ">i4", (5,)),
+            (name, [("len", ">i4"), ("v", "V16")], (k,)),
+        ]
     raise TypeError(f"{type(col).__name__} is not fixed-width")
 
 
@@ -137,6 +150,12 @@ def _fill_fixed(rec: np.ndarray, name: str, col: Column, rows: slice | np.ndarra
         rec[f"{name}_hdr"] = (1, 0, FLOAT4_OID, k, 1)
         rec[name]["len"] = 4
         rec[name]["v"] = col.values[rows]
+    elif isinstance(col, UuidArray):
+        k = col.values.shape[1]
+        rec[f"{name}_len"] = 20 + 20 * k
+        rec[f"{name}_hdr"] = (1, 0, UUID_OID, k, 1)
+        rec[name]["len"] = 16
+        rec[name]["v"] = np.ascontiguousarray(col.values[rows]).view("V16")[..., 0]
 
 
 def _encode_fixed(columns: dict[str, Column], rows: slice | np.ndarray, n: int) -> bytes:

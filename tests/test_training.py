@@ -116,6 +116,64 @@ def test_model_separates_the_groups(two_groups: psycopg.Connection) -> None:
         assert {_group_of(p) for (p,) in nearest} == {g}
 
 
+def _neighbour_groups(conn: psycopg.Connection, user: uuid.UUID, version: int) -> set[str]:
+    """The groups of the posts that reached a fresh slate of `user` through their nearest
+    users' likes (a neighbours part above 0)."""
+    rows = conn.execute(
+        "with s as (select jsonb_object_agg(key, value) as v from recodb.setting)"
+        " select x.post_id from s,"
+        " recodb.user_taste(%(u)s, %(v)s, s.v -> 'interaction_weights') t,"
+        " recodb.slate_parts(%(u)s, %(v)s, t.cf, t.content, '{}', s.v) x"
+        " where x.neighbours > 0",
+        {"u": user, "v": version},
+    ).fetchall()
+    return {_group_of(p) for (p,) in rows}
+
+
+def test_nearest_users_are_stored_and_served(two_groups: psycopg.Connection) -> None:
+    conn = two_groups
+    version = train(conn, PARAMS).version
+    # neighbour_count is 20, and each of the 24 users has 23 others.
+    assert registry.list_versions(conn)[0]["metrics"]["neighbours"] == 20
+    users = registry.model_table(conn, "user", version)
+    stored = conn.execute(
+        sql.SQL("select user_id, neighbours, neighbour_similarities from {}").format(users)
+    ).fetchall()
+    assert len(stored) == 24
+    with conn.transaction():
+        conn.execute("set local enable_indexscan = off")  # an exact scan
+        for user, ids, sims in stored:
+            exact = conn.execute(
+                sql.SQL(
+                    "select 1 - (o.cf <=> u.cf) from {0} o, {0} u where u.user_id = %s"
+                    " and o.user_id <> u.user_id order by o.cf <=> u.cf limit 20"
+                ).format(users),
+                (user,),
+            ).fetchall()
+            assert len(ids) == 20 and user not in ids and len(set(ids)) == 20
+            assert np.allclose(sims, [s for (s,) in exact], atol=1e-5)
+            assert {_group_of(v) for v in ids[:11]} == {_group_of(user)}
+
+    # Serving reads the first neighbour_count of the stored list: pointed at the other group,
+    # a0's neighbours' likes are the other group's posts.
+    conn.execute("select recodb.refresh()")
+    conn.execute("update recodb.setting set value = '8' where key = 'neighbour_count'")
+    a0 = _id("a0")
+    assert _neighbour_groups(conn, a0, version) == {"a"}
+    conn.execute(
+        sql.SQL("update {} set neighbours = %s where user_id = %s").format(users),
+        ([_id(f"b{i}") for i in range(12)] + [_id(f"a{i}") for i in range(1, 9)], a0),
+    )
+    assert _neighbour_groups(conn, a0, version) == {"b"}
+    # When the version stores fewer than neighbour_count, a probe of the user graph finds them.
+    conn.execute(
+        "update recodb.model set metrics = jsonb_set(metrics, '{neighbours}', '5')"
+        " where version = %s",
+        (version,),
+    )
+    assert _neighbour_groups(conn, a0, version) == {"a"}
+
+
 def test_registry_records_the_run(two_groups: psycopg.Connection) -> None:
     result = train(two_groups, PARAMS)
     row = registry.list_versions(two_groups)[0]

@@ -69,7 +69,8 @@ class Probe:
 
 
 PROBES = {
-    # A fresh slate's three probes (slate_parts()).
+    # A fresh slate's probes (slate_parts()); the neighbours probe only for a user whose
+    # nearest users the version did not store (one it was not trained on).
     "inner_product": Probe("post", "cf", "<#>", "user"),
     "content": Probe("post", "content", "<=>", "user"),
     "neighbours": Probe("user", "cf", "<=>", "user", "self"),

@@ -145,6 +145,30 @@ def fold_in_matrix(post_factors: np.ndarray, regularization: float) -> np.ndarra
     return np.linalg.inv(gram).astype(np.float32)
 
 
+def nearest_users(user_factors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's k nearest other users by cosine similarity of their vectors, nearest first,
+    exactly: (rows (n × k) indexing `user_factors`, similarities (n × k) float32). This is
+    what serving's neighbour probe of the version's user graph approximates (slate_parts()),
+    stored so that a user the model was trained on needs no probe. k is capped at n − 1."""
+    from implicit.cpu.topk import topk
+
+    n = len(user_factors)
+    k = min(k, n - 1)
+    if k < 1:
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+    norms = np.linalg.norm(user_factors, axis=1, keepdims=True)
+    unit = np.ascontiguousarray(user_factors / np.where(norms > 0, norms, 1), np.float32)
+    rows, sims = topk(unit, unit, k + 1, num_threads=0)
+    # Leave each user out of their own list: usually its first entry, but an equal vector may
+    # come first (then the user may be missing, and the k + 1st is dropped instead).
+    others = rows != np.arange(n)[:, None]
+    order = np.argsort(~others, axis=1, kind="stable")[:, :k]
+    return (
+        np.take_along_axis(rows, order, axis=1).astype(np.int64),
+        np.take_along_axis(sims, order, axis=1).astype(np.float32),
+    )
+
+
 @dataclass(frozen=True)
 class TextModel:
     """What turns a text into its content vector, kept with the model version (in SQL, so that

@@ -156,7 +156,7 @@ def read_interactions(
 def read_settings(conn: psycopg.Connection) -> dict:
     rows = conn.execute(
         "select key, value from recodb.setting"
-        " where key in ('interaction_weights', 'training_half_life_days')"
+        " where key in ('interaction_weights', 'training_half_life_days', 'neighbour_count')"
     ).fetchall()
     return dict(rows)
 

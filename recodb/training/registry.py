@@ -79,10 +79,13 @@ def write_vectors(
     post_content: np.ndarray,
     post_content_null: np.ndarray,
     text_model: TextModel | None = None,
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Create the version's tables and COPY the vectors in (inside the caller's transaction):
     every post of `data` (its collaborative vector null when `matrix` has none of it, its text
-    vector, author and time), the users `matrix` has interactions of, with their text profile."""
+    vector, author and time), the users `matrix` has interactions of, with their text profile
+    and, given `neighbours` (fit.nearest_users() of those users' vectors), their nearest users
+    and similarities."""
     profile, profile_null = user_profiles(matrix, post_content)
     post_has_cf = np.diff(matrix.tocsc().indptr) > 0
     user_has_cf = np.diff(matrix.indptr) > 0
@@ -112,7 +115,15 @@ def write_vectors(
             "user_id": binary_copy.Uuid(data.user_ids[user_has_cf]),
             "cf": binary_copy.Vector(user_f[user_has_cf]),
             "content": content(profile[user_has_cf], profile_null[user_has_cf]),
-        },
+        }
+        | (
+            {
+                "neighbours": binary_copy.UuidArray(data.user_ids[user_has_cf][neighbours[0]]),
+                "neighbour_similarities": binary_copy.RealArray(neighbours[1]),
+            }
+            if neighbours is not None and neighbours[0].shape[1]
+            else {}
+        ),
     )
     if text_model is not None and post_content.shape[1]:
         binary_copy.copy_arrays(

@@ -27,6 +27,7 @@ from recodb.training.fit import (
     content_vectors,
     fit_collaborative,
     fold_in_matrix,
+    nearest_users,
     warm_iterations,
 )
 from recodb.training.matrix import confidence_matrix, read_interactions, read_settings
@@ -169,11 +170,16 @@ def train(
         )
         post_has_cf = np.diff(matrix.tocsc().indptr) > 0
         user_has_cf = np.diff(matrix.indptr) > 0
+        # Serving reads a trained user's nearest users from the table instead of probing.
+        neighbours = timed(
+            "nearest users", nearest_users, user_f[user_has_cf], int(settings["neighbour_count"])
+        )
+        metrics["neighbours"] = int(neighbours[0].shape[1])
 
         with conn.transaction():
             timed(
                 "write vectors", registry.write_vectors, conn, version, data, matrix, user_f,
-                post_f, post_content, content_null, text_model,
+                post_f, post_content, content_null, text_model, neighbours,
             )  # fmt: skip
             timings["indexes"] = timed(
                 "build indexes", registry.build_indexes, conn, version, on_step=step

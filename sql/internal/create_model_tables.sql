@@ -24,8 +24,10 @@ begin
     execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s, '
                    'author_id uuid, created_at timestamptz not null)',
                    recodb.model_table_name('post', p_version), p_factors, v_content);
+    -- A user's nearest users (cosine, nearest first) ride along too: serving reads them
+    -- instead of probing the user graph (slate_parts()).
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
-                   'content %s)',
+                   'content %s, neighbours uuid[], neighbour_similarities real[])',
                    recodb.model_table_name('user', p_version), p_factors, v_content);
     if p_content_dims > 0 then
         -- The text model: each term's idf and its row of the SVD projection.

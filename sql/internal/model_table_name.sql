@@ -1,8 +1,9 @@
 -- requires: 0003
 -- The one place that names a model version's tables: recodb.post_vector_v<N> (post_id, cf,
--- content), recodb.user_vector_v<N> (user_id, cf, content) and recodb.term_vector_v<N> (term,
--- idf, vector: the text model). Each version has its own tables because an HNSW index needs a
--- fixed dimension per column, and versions differ.
+-- content, author_id, created_at), recodb.user_vector_v<N> (user_id, cf, content, and
+-- neighbours, neighbour_similarities in a version whose metrics record `neighbours`) and
+-- recodb.term_vector_v<N> (term, idf, vector: the text model). Each version has its own
+-- tables because an HNSW index needs a fixed dimension per column, and versions differ.
 -- model_table() is the table itself.
 create or replace function recodb.model_table_name(p_kind text, p_version integer)
 returns text

@@ -230,8 +230,10 @@ begin
     execute format('create table %s (post_id uuid not null, cf public.vector(%s), content %s, '
                    'author_id uuid, created_at timestamptz not null)',
                    recodb.model_table_name('post', p_version), p_factors, v_content);
+    -- A user's nearest users (cosine, nearest first) ride along too: serving reads them
+    -- instead of probing the user graph (slate_parts()).
     execute format('create table %s (user_id uuid not null, cf public.vector(%s) not null, '
-                   'content %s)',
+                   'content %s, neighbours uuid[], neighbour_similarities real[])',
                    recodb.model_table_name('user', p_version), p_factors, v_content);
     if p_content_dims > 0 then
         -- The text model: each term's idf and its row of the SVD projection.
@@ -1234,8 +1236,10 @@ declare
     v_trained_to timestamptz;
     v_nearest uuid[] := '{}';
     v_similar uuid[] := '{}';
-    v_neighbours uuid[] := '{}';
-    v_neighbour_sims double precision[] := '{}';
+    v_neighbours uuid[];
+    v_neighbour_sims double precision[];
+    v_neighbour_count integer := (p_settings ->> 'neighbour_count')::integer;
+    v_stored_neighbours integer;
     v_followed uuid[];
     v_ids uuid[];
     v_sources smallint[];
@@ -1259,7 +1263,11 @@ begin
     if p_version is not null then
         -- post_vector and user_vector below are the version's (model_search_path()).
         perform pg_catalog.set_config('search_path', recodb.model_search_path(p_version), true);
-        select m.trained_to into v_trained_to from recodb.model m where m.version = p_version;
+        -- metrics.neighbours: how many nearest users the version stores per user (versions
+        -- trained before it have no such columns).
+        select m.trained_to, (m.metrics ->> 'neighbours')::integer
+        into v_trained_to, v_stored_neighbours
+        from recodb.model m where m.version = p_version;
     end if;
     if p_version is not null and p_cf is not null then  -- (the views need a version)
         -- A probe returns what the scoring needs of each post it finds: no lookup later.
@@ -1272,11 +1280,22 @@ begin
               from post_vector v where v.cf is not null and v.post_id <> all (p_exclude)
               order by v.cf OPERATOR(public.<#>) p_cf limit v_per_source) x;
         v_found := coalesce(v_nearest, '{}');
-        select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)
-        into v_neighbours, v_neighbour_sims
-        from (select u.user_id, u.cf OPERATOR(public.<=>) p_cf as d from user_vector u
-              where u.user_id <> p_user_id order by u.cf OPERATOR(public.<=>) p_cf
-              limit (p_settings ->> 'neighbour_count')::integer) x;
+        -- The nearest users: stored at training for the users it saw (exact, by their trained
+        -- vector: what they did since moves their cf vector a little, not their neighbours),
+        -- else a probe of the user graph (a user the model never saw, a version without them,
+        -- or neighbour_count raised above what the version stores).
+        if v_stored_neighbours >= v_neighbour_count then
+            select u.neighbours[1:v_neighbour_count], u.neighbour_similarities[1:v_neighbour_count]
+            into v_neighbours, v_neighbour_sims
+            from user_vector u where u.user_id = p_user_id;
+        end if;
+        if v_neighbours is null then
+            select array_agg(x.user_id order by x.d), array_agg(1 - x.d order by x.d)
+            into v_neighbours, v_neighbour_sims
+            from (select u.user_id, u.cf OPERATOR(public.<=>) p_cf as d from user_vector u
+                  where u.user_id <> p_user_id order by u.cf OPERATOR(public.<=>) p_cf
+                  limit v_neighbour_count) x;
+        end if;
     end if;
     if p_version is not null and p_content is not null then
         select array_agg(x.post_id), array_agg(x.post_id) filter (where x.new),

@@ -22,6 +22,7 @@ from recodb import binary_copy as bc
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 Y2K_US = 946_684_800 * 1_000_000  # 2000-01-01 UTC in Unix microseconds
 FLOAT4_OID = 700
+UUID_OID = 2950
 
 
 class ByteSink:
@@ -108,6 +109,18 @@ def decode_real_array(data: bytes) -> list[float]:
     return values
 
 
+def decode_uuid_array(data: bytes) -> list[bytes]:
+    ndim, has_null, element, length, lower = struct.unpack_from(">5i", data)
+    assert (ndim, has_null, element, lower) == (1, 0, UUID_OID, 1)
+    assert len(data) == 20 + 20 * length
+    values = []
+    for i in range(length):
+        (size,) = struct.unpack_from(">i", data, 20 + 20 * i)
+        assert size == 16
+        values.append(data[24 + 20 * i : 40 + 20 * i])
+    return values
+
+
 def decode_vector(data: bytes) -> list[float]:
     dim, unused = struct.unpack_from(">hh", data)
     assert unused == 0 and len(data) == 4 + 4 * dim
@@ -155,6 +168,7 @@ def test_every_fixed_width_type(chunk_rows: int) -> None:
     float4 = np.array([np.inf, -np.inf, -0.0, 1.5e38, *rng.normal(size=N - 4)], dtype=np.float32)
     float8 = np.array([np.inf, 1e-300, *rng.normal(size=N - 2)])
     arrays = rng.normal(size=(N, 3))
+    uuid_arrays = rng.integers(0, 256, size=(N, 4, 16), dtype=np.uint8)
     vectors = rng.normal(size=(N, 5))
     columns = {
         "id": bc.Uuid(uuids),
@@ -165,6 +179,7 @@ def test_every_fixed_width_type(chunk_rows: int) -> None:
         "real": bc.Float(float4, size=4),
         "double": bc.Float(float8),
         "arr": bc.RealArray(arrays),
+        "ids": bc.UuidArray(uuid_arrays),
         "vec": bc.Vector(vectors),
         "nothing": bc.Null(),
     }
@@ -172,7 +187,7 @@ def test_every_fixed_width_type(chunk_rows: int) -> None:
     assert bc.copy_arrays(sink, "recodb.t", columns, on_rows=progress.append) == N
     assert sink.statements == [
         'copy "recodb"."t" ("id", "at", "small", "regular", "big", "real", "double", "arr",'
-        ' "vec", "nothing") from stdin with (format binary)'
+        ' "ids", "vec", "nothing") from stdin with (format binary)'
     ]
     assert progress == _chunks(N, chunk_rows)
     assert len(sink.writes) == 2 + len(progress)  # header, one buffer per chunk, trailer
@@ -180,7 +195,8 @@ def test_every_fixed_width_type(chunk_rows: int) -> None:
     rows = decoded(
         read_copy(sink.data),
         [decode_uuid, decode_timestamp, decode_int(2), decode_int(4), decode_int(8),
-         decode_float(4), decode_float(8), decode_real_array, decode_vector, decode_text],
+         decode_float(4), decode_float(8), decode_real_array, decode_uuid_array, decode_vector,
+         decode_text],
     )  # fmt: skip
     assert len(rows) == N
     for i, row in enumerate(rows):
@@ -188,8 +204,9 @@ def test_every_fixed_width_type(chunk_rows: int) -> None:
         assert row[1:5] == [stamps[i], int2[i], int4[i], int8[i]]
         assert row[5] == float4[i] and row[6] == float8[i]
         assert np.array_equal(row[7], arrays[i].astype(np.float32))
-        assert np.array_equal(row[8], vectors[i].astype(np.float32))
-        assert row[9] is None
+        assert row[8] == [u.tobytes() for u in uuid_arrays[i]]
+        assert np.array_equal(row[9], vectors[i].astype(np.float32))
+        assert row[10] is None
     assert np.signbit(rows[2][5])  # -0.0 stays negative
 
 
