@@ -225,6 +225,9 @@ def test_refresh_evaluate_and_bench(db_url: str, tmp_path: Path) -> None:
     # A round trip that does nothing is the floor under every figure.
     assert 0 < result["round_trip"]["p50_ms"] < result["recommend_fresh"]["p50_ms"]
     assert "round trip (select $1)" in benched.stdout
+    # The floor under a stored page: the same rows read straight from the slate table.
+    assert result["slate_page_read"]["n"] == 20
+    assert "page from recodb.slate" in benched.stdout
     assert result["recommend_during_refresh"]["errors"] == 0
     assert all(0 < r <= 1 for r in result["ann_recall_at_50"].values())
 

@@ -306,6 +306,7 @@ def bench_command(
         "round_trip",
         "recommend_fresh",
         "recommend_stored_slate",
+        "slate_page_read",
         "similar_posts",
         "recommend_during_refresh",
         "recommend_standby",
@@ -315,8 +316,12 @@ def bench_command(
         if name not in report:
             continue
         r = report[name]
+        labels = {
+            "round_trip": "round trip (select $1)",
+            "slate_page_read": "page from recodb.slate",
+        }
         table.add_row(
-            "round trip (select $1)" if name == "round_trip" else name.replace("_", " "),
+            labels.get(name, name.replace("_", " ")),
             str(r["n"]),
             *(f"{r[c]:.2f}" for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
         )

@@ -260,6 +260,8 @@ def run(
         fresh = _timed(conn, "select * from recodb.recommend(%s, 50, 0)", [(u,) for u in users])
         step("recommend, second pages from the stored slates")
         stored = _timed(conn, "select * from recodb.recommend(%s, 50, 50)", [(u,) for u in users])
+        step("the same pages read straight from recodb.slate")
+        page_read = _timed(conn, PAGE_READ, [(u,) for u in users])
         step(f"similar_posts ({len(posts)} posts)")
         similar = _timed(conn, "select * from recodb.similar_posts(%s, 20)", [(p,) for p in posts])
         step("ANN recall@50")
@@ -293,6 +295,7 @@ def run(
         "round_trip": _summary(round_trip),
         "recommend_fresh": _summary(fresh),
         "recommend_stored_slate": _summary(stored),
+        "slate_page_read": _summary(page_read),
         "similar_posts": _summary(similar),
         "refresh_seconds": {
             "median": round(statistics.median(refresh), 3),
@@ -306,6 +309,16 @@ def run(
         "ann_distance_gap_at_50": {kind: _round(q.distance_gap, 5) for kind, q in recall.items()},
         "probe_settings": probe_settings_used,
     }
+
+
+# The floor under a stored page: the same 50 rows from one lookup of the slate table, without
+# recommend() (what the wire and the client's decoding of 50 rows cost; about 0.3 ms on the
+# 2-core machine with psycopg's C implementation).
+PAGE_READ = (
+    "select x.post_id, x.score, x.reason from recodb.slate s,"
+    " unnest(s.post_ids[51:100], s.scores[51:100], s.reasons[51:100]) as x(post_id, score, reason)"
+    " where s.user_id = %s"
+)
 
 
 def _forget_precomputed(conn: psycopg.Connection, users: list) -> None:
