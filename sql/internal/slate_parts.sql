@@ -170,7 +170,10 @@ begin
                   nb(user_id, similarity)
          join recodb.user_recent_likes r on r.user_id = nb.user_id
          cross join lateral unnest(r.post_ids) as l(post_id)
-         where l.post_id <> all (p_exclude)
+         -- Up to 20 × 20 liked posts against the whole seen set: an anti-join hashes it once
+         -- (`<> all` compares every row with every seen post: 1.07 against 0.56 ms for a user
+         -- who saw 1,055 posts, 0.45 against 0.34 ms for one who saw 57).
+         where not exists (select from unnest(p_exclude) e(post_id) where e.post_id = l.post_id)
          group by l.post_id
          order by sum(nb.similarity) desc, l.post_id
          limit v_per_source)
