@@ -238,7 +238,8 @@ begin
     ), raw as (
         select c.post_id, f.author_id, c.source, greatest(f.ip, 0) as ip, c.support,
                c.velocity, greatest(f.content, 0) as content,
-               recodb.decay(extract(epoch from now() - f.created_at), v_half_life) as recency,
+               -- (date_part gives a double; extract a numeric, which took twice as long here)
+               recodb.decay(date_part('epoch', now() - f.created_at), v_half_life) as recency,
                f.author_id = any (v_followed) as followed
         from cand c
         join unnest(coalesce(v_found, '{}'), coalesce(v_ips, '{}'), coalesce(v_contents, '{}'),

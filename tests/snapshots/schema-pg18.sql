@@ -1335,7 +1335,10 @@ begin
                   nb(user_id, similarity)
          join recodb.user_recent_likes r on r.user_id = nb.user_id
          cross join lateral unnest(r.post_ids) as l(post_id)
-         where l.post_id <> all (p_exclude)
+         -- Up to 20 × 20 liked posts against the whole seen set: an anti-join hashes it once
+         -- (`<> all` compares every row with every seen post: 1.07 against 0.56 ms for a user
+         -- who saw 1,055 posts, 0.45 against 0.34 ms for one who saw 57).
+         where not exists (select from unnest(p_exclude) e(post_id) where e.post_id = l.post_id)
          group by l.post_id
          order by sum(nb.similarity) desc, l.post_id
          limit v_per_source)
@@ -1400,7 +1403,8 @@ begin
     ), raw as (
         select c.post_id, f.author_id, c.source, greatest(f.ip, 0) as ip, c.support,
                c.velocity, greatest(f.content, 0) as content,
-               recodb.decay(extract(epoch from now() - f.created_at), v_half_life) as recency,
+               -- (date_part gives a double; extract a numeric, which took twice as long here)
+               recodb.decay(date_part('epoch', now() - f.created_at), v_half_life) as recency,
                f.author_id = any (v_followed) as followed
         from cand c
         join unnest(coalesce(v_found, '{}'), coalesce(v_ips, '{}'), coalesce(v_contents, '{}'),
