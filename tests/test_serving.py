@@ -121,6 +121,17 @@ def test_pages_never_repeat(served: psycopg.Connection) -> None:
     assert [r[0] for r in _feed(served, user, 20, 0)] == [r[0] for r in pages[0]]
 
 
+def test_a_continued_slate_leaves_out_what_was_touched(served: psycopg.Connection) -> None:
+    user = _users(served, 1, 9)[0]
+    slate = [r[0] for r in _feed(served, user, 100)]  # the stored slate's 100 posts
+    touched = slate[95]
+    served.execute("select recodb.track_interaction(%s, %s, 'click')", (user, touched))
+    # Past the slate's end the page extends it; its stored part leaves the touched post out.
+    page = [r[0] for r in _feed(served, user, 20, 90)]
+    assert page[:9] == [p for p in slate[90:] if p != touched]
+    assert len(page) == 19 and touched not in page and not set(page) & set(slate[:90])
+
+
 def test_seen_posts_come_back_when_not_excluded(served: psycopg.Connection) -> None:
     user = _users(served, 1, 8)[0]
     posts = {r[0] for r in _feed(served, user, 500, exclude_seen=False)}
