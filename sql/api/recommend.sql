@@ -127,8 +127,8 @@ begin
                                        v_slate.expires_at);
         end if;
         -- A continued slate's stored part may hold posts touched since: left out too. A new
-        -- slate holds none of v_exclude, so it skips the check (a row against every seen post:
-        -- 0.36 ms a slate for users who saw about 1,000 posts).
+        -- slate holds none of v_exclude, so it skips the check (every row against every seen
+        -- post: 0.30–0.34 ms against 0.05 ms for a user who saw 1,000 posts).
         return query
         select x.post_id, x.score, x.reason
         from unnest(v_slate.post_ids, v_slate.scores, v_slate.reasons)
