@@ -90,6 +90,8 @@ class Null:
 
 
 Column = Uuid | Timestamp | Int | Float | RealArray | UuidArray | Vector | Text | Category | Null
+# One-dimensional arrays: each element type's oid and binary form.
+_ARRAY_ELEMENTS = {RealArray: (FLOAT4_OID, ">f4"), UuidArray: (UUID_OID, "V16")}
 
 
 def _fixed_fields(name: str, col: Column) -> list[tuple]:
@@ -110,19 +112,12 @@ def _fixed_fields(name: str, col: Column) -> list[tuple]:
             (f"{name}_dim", ">i2", (2,)),
             (name, ">f4", (col.values.shape[1],)),
         ]
-    if isinstance(col, RealArray):
-        k = col.values.shape[1]
+    if isinstance(col, RealArray | UuidArray):
+        _, element = _ARRAY_ELEMENTS[type(col)]
         return [
             (f"{name}_len", ">i4"),
             (f"{name}_hdr", ">i4", (5,)),  # ndim, has_null, element type, dimension, lower bound
-            (name, [("len", ">i4"), ("v", ">f4")], (k,)),
-        ]
-    if isinstance(col, UuidArray):
-        k = col.values.shape[1]
-        return [
-            (f"{name}_len", ">i4"),
-            (f"{name}_hdr", ">i4", (5,)),
-            (name, [("len", ">i4"), ("v", "V16")], (k,)),
+            (name, [("len", ">i4"), ("v", element)], (col.values.shape[1],)),
         ]
     raise TypeError(f"{type(col).__name__} is not fixed-width")
 
@@ -144,18 +139,18 @@ def _fill_fixed(rec: np.ndarray, name: str, col: Column, rows: slice | np.ndarra
         rec[f"{name}_len"] = 4 + 4 * d
         rec[f"{name}_dim"] = (d, 0)
         rec[name] = col.values[rows]
-    elif isinstance(col, RealArray):
-        k = col.values.shape[1]
-        rec[f"{name}_len"] = 20 + 8 * k
-        rec[f"{name}_hdr"] = (1, 0, FLOAT4_OID, k, 1)
-        rec[name]["len"] = 4
-        rec[name]["v"] = col.values[rows]
-    elif isinstance(col, UuidArray):
-        k = col.values.shape[1]
-        rec[f"{name}_len"] = 20 + 20 * k
-        rec[f"{name}_hdr"] = (1, 0, UUID_OID, k, 1)
-        rec[name]["len"] = 16
-        rec[name]["v"] = np.ascontiguousarray(col.values[rows]).view("V16")[..., 0]
+    elif isinstance(col, RealArray | UuidArray):
+        oid, element = _ARRAY_ELEMENTS[type(col)]
+        k, size = col.values.shape[1], np.dtype(element).itemsize
+        rec[f"{name}_len"] = 20 + (4 + size) * k
+        rec[f"{name}_hdr"] = (1, 0, oid, k, 1)
+        rec[name]["len"] = size
+        values = col.values[rows]
+        rec[name]["v"] = (
+            np.ascontiguousarray(values).view("V16")[..., 0]
+            if isinstance(col, UuidArray)
+            else values
+        )
 
 
 def _encode_fixed(columns: dict[str, Column], rows: slice | np.ndarray, n: int) -> bytes:

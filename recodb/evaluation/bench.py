@@ -312,8 +312,8 @@ def run(
 
 
 # The floor under a stored page: the same 50 rows from one lookup of the slate table, without
-# recommend() (what the wire and the client's decoding of 50 rows cost; about 0.3 ms on the
-# 2-core machine with psycopg's C implementation).
+# recommend() (what the wire and the client's decoding of 50 rows cost; 0.33–0.43 ms p50 on
+# the 2-core machine with psycopg's C implementation).
 PAGE_READ = (
     "select x.post_id, x.score, x.reason from recodb.slate s,"
     " unnest(s.post_ids[51:100], s.scores[51:100], s.reasons[51:100]) as x(post_id, score, reason)"

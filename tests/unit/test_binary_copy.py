@@ -97,28 +97,25 @@ def decode_float(size: int):
     return lambda data: _fixed({4: ">f", 8: ">d"}[size], data)
 
 
-def decode_real_array(data: bytes) -> list[float]:
+def _decode_array(data: bytes, oid: int, size: int) -> list[bytes]:
+    """A one-dimensional array without nulls: each element's bytes."""
     ndim, has_null, element, length, lower = struct.unpack_from(">5i", data)
-    assert (ndim, has_null, element, lower) == (1, 0, FLOAT4_OID, 1)
-    assert len(data) == 20 + 8 * length
+    assert (ndim, has_null, element, lower) == (1, 0, oid, 1)
+    assert len(data) == 20 + (4 + size) * length
     values = []
     for i in range(length):
-        size, value = struct.unpack_from(">if", data, 20 + 8 * i)
-        assert size == 4
-        values.append(value)
+        at = 20 + (4 + size) * i
+        assert struct.unpack_from(">i", data, at) == (size,)
+        values.append(data[at + 4 : at + 4 + size])
     return values
+
+
+def decode_real_array(data: bytes) -> list[float]:
+    return [struct.unpack(">f", v)[0] for v in _decode_array(data, FLOAT4_OID, 4)]
 
 
 def decode_uuid_array(data: bytes) -> list[bytes]:
-    ndim, has_null, element, length, lower = struct.unpack_from(">5i", data)
-    assert (ndim, has_null, element, lower) == (1, 0, UUID_OID, 1)
-    assert len(data) == 20 + 20 * length
-    values = []
-    for i in range(length):
-        (size,) = struct.unpack_from(">i", data, 20 + 20 * i)
-        assert size == 16
-        values.append(data[24 + 20 * i : 40 + 20 * i])
-    return values
+    return _decode_array(data, UUID_OID, 16)
 
 
 def decode_vector(data: bytes) -> list[float]:
