@@ -228,6 +228,17 @@ def test_refresh_evaluate_and_bench(db_url: str, tmp_path: Path) -> None:
     # The floor under a stored page: the same rows read straight from the slate table.
     assert result["slate_page_read"]["n"] == 20
     assert "page from recodb.slate" in benched.stdout
+    # The same from one libpq client (pgbench): every statement ran for every bench user.
+    libpq = result["libpq"]
+    assert set(libpq) == {
+        "round_trip",
+        "recommend_stored_slate",
+        "slate_page_read",
+        "recommend_fresh",
+    }
+    assert all(r["n"] == 20 and r["p50_ms"] > 0 for r in libpq.values())
+    assert libpq["round_trip"]["p50_ms"] < libpq["recommend_fresh"]["p50_ms"]
+    assert "one libpq client" in benched.stdout
     assert result["recommend_during_refresh"]["errors"] == 0
     assert all(0 < r <= 1 for r in result["ann_recall_at_50"].values())
 

@@ -242,6 +242,21 @@ def evaluate_command(
         console.print(f"stored on model version {version}")
 
 
+def _latency_table(title: str, rows: list[tuple[str, dict]], labels: dict[str, str]) -> Table:
+    """Latency percentiles, a row per measure (a bench report's summaries)."""
+    table = Table(title=title)
+    for column in ("measure", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    labels = {"slate_page_read": "page from recodb.slate"} | labels
+    for name, r in rows:
+        table.add_row(
+            labels.get(name, name.replace("_", " ")),
+            str(r["n"]),
+            *(f"{r[c]:.2f}" for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+        )
+    return table
+
+
 @app.command("bench")
 def bench_command(
     users: Annotated[int | None, typer.Option(min=2, help="Seed this many users first.")] = None,
@@ -296,13 +311,7 @@ def bench_command(
             standby_url=standby, on_step=step,
         )  # fmt: skip
     scale = report["scale"]
-    table = Table(
-        title=f"{scale['users']:,} users × {scale['posts']:,} posts × "
-        f"{scale['interactions']:,} interactions, model v{report['model_version']}"
-    )
-    for column in ("measure", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for name in (
+    names = (
         "round_trip",
         "recommend_fresh",
         "recommend_stored_slate",
@@ -312,20 +321,22 @@ def bench_command(
         "recommend_standby",
         "recommend_standby_stored",
         "recommend_concurrent",
-    ):
-        if name not in report:
-            continue
-        r = report[name]
-        labels = {
-            "round_trip": "round trip (select $1)",
-            "slate_page_read": "page from recodb.slate",
-        }
-        table.add_row(
-            labels.get(name, name.replace("_", " ")),
-            str(r["n"]),
-            *(f"{r[c]:.2f}" for c in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+    )
+    console.print(
+        _latency_table(
+            f"{scale['users']:,} users × {scale['posts']:,} posts × "
+            f"{scale['interactions']:,} interactions, model v{report['model_version']}",
+            [(name, report[name]) for name in names if name in report],
+            {"round_trip": "round trip (select $1)"},
         )
-    console.print(table)
+    )
+    console.print(
+        _latency_table(
+            "the same from one libpq client (pgbench, prepared statements)",
+            list(report["libpq"].items()),
+            {"round_trip": "round trip (select the user)"},
+        )
+    )
     console.print(
         f"refresh: median {report['refresh_seconds']['median']:.2f} s; "
         f"errors while refreshing: {report['recommend_during_refresh']['errors']}"

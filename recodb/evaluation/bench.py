@@ -8,7 +8,10 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -262,6 +265,9 @@ def run(
         stored = _timed(conn, "select * from recodb.recommend(%s, 50, 50)", [(u,) for u in users])
         step("the same pages read straight from recodb.slate")
         page_read = _timed(conn, PAGE_READ, [(u,) for u in users])
+        step("the same through libpq (pgbench, one client)")
+        with _bench_users(database, users):
+            libpq = libpq_latencies(database, users)
         step(f"similar_posts ({len(posts)} posts)")
         similar = _timed(conn, "select * from recodb.similar_posts(%s, 20)", [(p,) for p in posts])
         step("ANN recall@50")
@@ -296,6 +302,7 @@ def run(
         "recommend_fresh": _summary(fresh),
         "recommend_stored_slate": _summary(stored),
         "slate_page_read": _summary(page_read),
+        "libpq": libpq,
         "similar_posts": _summary(similar),
         "refresh_seconds": {
             "median": round(statistics.median(refresh), 3),
@@ -405,19 +412,14 @@ def _readers_during_refresh(database: db.Database, users: list) -> tuple[list[fl
     return latencies or [0.0], errors
 
 
-def concurrent_fresh(
-    database: db.Database, users: list, clients: int, seconds: float
-) -> dict[str, Any]:
-    """Fresh slates (`recommend(user, 50, 0)` for random users) from `clients` connections at
-    once for `seconds`, driven by pgbench (shipped with the embedded server). Returns slates
-    per second and the latency percentiles of every call."""
-    import subprocess
-    import tempfile
-    from pathlib import Path
+BENCH_USERS = "recodb_bench_user"
 
-    from recodb import embedded
 
-    table = sql.Identifier("recodb_bench_user")
+@contextmanager
+def _bench_users(database: db.Database, users: list) -> Iterator[None]:
+    """The bench's users numbered 1..n in a table pgbench scripts look up (`:n`): pgbench's
+    variables are numbers, not uuids. Dropped afterwards."""
+    table = sql.Identifier(BENCH_USERS)
     with database.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("drop table if exists {}").format(table))
         conn.execute(sql.SQL("create table {} (n integer primary key, id uuid)").format(table))
@@ -426,37 +428,109 @@ def concurrent_fresh(
                 copy.write_row((n, user))
         conn.execute(sql.SQL("analyze {}").format(table))
     try:
-        with tempfile.TemporaryDirectory(prefix="recodb-pgbench-") as folder:
-            script = Path(folder) / "fresh.sql"
-            script.write_text(
-                "\\set n random(1, :nusers)\n"
-                "select * from recodb.recommend("
-                "(select id from recodb_bench_user where n = :n), 50, 0);\n"
-            )
-            started = time.perf_counter()
-            result = subprocess.run(
-                [str(embedded.binary("pgbench")), "-n", "-f", str(script), "-c", str(clients),
-                 "-j", str(min(clients, 4)), "-T", str(int(seconds)), "-l",
-                 "-D", f"nusers={len(users)}",
-                 "--log-prefix", str(Path(folder) / "tx"), database.url],
-                capture_output=True, text=True, cwd=folder, check=False,
-            )  # fmt: skip
-            elapsed = time.perf_counter() - started
-            if result.returncode != 0:
-                raise RuntimeError(f"pgbench failed: {result.stderr.strip()[-500:]}")
-            latencies = [
-                int(line.split()[2]) / 1e6
-                for log in Path(folder).glob("tx*")
-                for line in log.read_text().splitlines()
-                if line.strip()
-            ]
+        yield
     finally:
         with database.connect(autocommit=True) as conn:
             conn.execute(sql.SQL("drop table if exists {}").format(table))
+
+
+@dataclass(frozen=True)
+class PgbenchRun:
+    """Every transaction's latency (seconds, in the order one client ran them), the wall time
+    and pgbench's line about failed transactions, if any."""
+
+    latencies: list[float]
+    seconds: float
+    failed: list[str]
+
+
+def _pgbench(
+    database: db.Database,
+    statement: str,
+    users: int,
+    *,
+    clients: int = 1,
+    seconds: float | None = None,
+    transactions: int | None = None,
+    prepared: bool = False,
+) -> PgbenchRun:
+    """Run `statement` (`:n` a random bench user's number, see _bench_users) from `clients`
+    pgbench connections, for `seconds` or `transactions` each. pgbench ships with the
+    embedded server and reads its results through libpq, without a Python client's cost."""
+    import subprocess
+    import tempfile
+
+    from recodb import embedded
+
+    with tempfile.TemporaryDirectory(prefix="recodb-pgbench-") as folder:
+        script = Path(folder) / "bench.sql"
+        script.write_text(f"\\set n random(1, :nusers)\n{statement};\n")
+        length = ["-T", str(int(seconds))] if seconds is not None else ["-t", str(transactions)]
+        started = time.perf_counter()
+        result = subprocess.run(
+            [str(embedded.binary("pgbench")), "-n", "-f", str(script), "-c", str(clients),
+             "-j", str(min(clients, 4)), *length, "-l", "-D", f"nusers={users}",
+             "-M", "prepared" if prepared else "simple",
+             "--log-prefix", str(Path(folder) / "tx"), database.url],
+            capture_output=True, text=True, cwd=folder, check=False,
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise RuntimeError(f"pgbench failed: {result.stderr.strip()[-500:]}")
+        latencies = [
+            int(line.split()[2]) / 1e6
+            for log in sorted(Path(folder).glob("tx*"))
+            for line in log.read_text().splitlines()
+            if line.strip()
+        ]
     failed = [line for line in result.stdout.splitlines() if "failed" in line]
-    return _summary(latencies) | {
+    return PgbenchRun(latencies, elapsed, failed[:1])
+
+
+# What one libpq client (pgbench, its statements prepared) measures: the same as the rows above
+# without psycopg's cost of decoding 50 rows in Python, as a C, Go or Node driver would see them.
+# Each statement takes a random bench user's id (`:n`, see _bench_users) with one primary-key
+# lookup, and so does the round trip.
+LIBPQ = {
+    "round_trip": "select (select id from recodb_bench_user where n = :n)",
+    "recommend_stored_slate": (
+        "select * from recodb.recommend((select id from recodb_bench_user where n = :n), 50, 50)"
+    ),
+    "slate_page_read": PAGE_READ.replace("%s", "(select id from recodb_bench_user where n = :n)"),
+    "recommend_fresh": (
+        "select * from recodb.recommend((select id from recodb_bench_user where n = :n), 50, 0)"
+    ),
+}
+# The first calls of a connection plan its statements: left out of the figures.
+LIBPQ_WARM_UP = 50
+
+
+def libpq_latencies(database: db.Database, users: list) -> dict[str, dict[str, float]]:
+    """LIBPQ's statements from one pgbench client each, len(users) timed calls after
+    LIBPQ_WARM_UP untimed ones. The stored page and the page read need the users' slates
+    (the fresh slates timed before), and the fresh slates come last, as they replace them."""
+    out = {}
+    for name, statement in LIBPQ.items():
+        run = _pgbench(
+            database, statement, len(users),
+            transactions=len(users) + LIBPQ_WARM_UP, prepared=True,
+        )  # fmt: skip
+        out[name] = _summary(run.latencies[LIBPQ_WARM_UP:])
+    return out
+
+
+def concurrent_fresh(database: db.Database, users: list, clients: int, seconds: float) -> dict:
+    """Fresh slates (`recommend(user, 50, 0)` for random users) from `clients` connections at
+    once for `seconds`, driven by pgbench. Returns slates per second and the latency
+    percentiles of every call."""
+    with _bench_users(database, users):
+        run = _pgbench(
+            database, LIBPQ["recommend_fresh"], len(users),
+            clients=clients, seconds=seconds,
+        )  # fmt: skip
+    return _summary(run.latencies) | {
         "clients": clients,
-        "seconds": round(elapsed, 1),
-        "slates_per_second": round(len(latencies) / seconds, 1),
-        "pgbench": failed[:1],
+        "seconds": round(run.seconds, 1),
+        "slates_per_second": round(len(run.latencies) / seconds, 1),
+        "pgbench": run.failed,
     }
