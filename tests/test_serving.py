@@ -153,6 +153,29 @@ def test_author_cap(served: psycopg.Connection) -> None:
         served.execute("update recodb.setting set value = '3' where key = 'max_posts_per_author'")
 
 
+def test_the_top_up_reaches_past_the_newest_posts_a_user_saw(served: psycopg.Connection) -> None:
+    """The newest posts fill a slate the sources leave short. When the user saw the newest ones,
+    the top-up's first scan finds nothing it may use and must widen: the slate is still as full
+    as the unseen posts allow, and holds none of the seen."""
+    with served.transaction(force_rollback=True):
+        reader = served.execute(
+            "insert into users (username) values ('reads everything new') returning id"
+        ).fetchone()[0]
+        newest = [
+            r[0]
+            for r in served.execute("select id from posts order by created_at desc, id limit 300")
+        ]
+        served.execute(
+            "insert into user_interaction (user_id, post_id, interaction_type)"
+            " select %s, p, 'view' from unnest(%s::uuid[]) p",
+            (reader, newest),
+        )
+        rows = _feed(served, reader, 500)
+        assert len(rows) == min(500, _eligible(served, reader)) > 100
+        assert not {r[0] for r in rows} & set(newest)
+        assert "fresh" in {r[2] for r in rows}
+
+
 def test_cold_start_then_fold_in(served: psycopg.Connection) -> None:
     newcomer = served.execute(
         "insert into users (username) values ('newcomer') returning id"
