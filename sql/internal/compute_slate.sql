@@ -121,8 +121,8 @@ begin
     -- posts (762 of 800 with 20 candidates a source instead of 30), and each scanned post
     -- costs a heap fetch. The first scan reads twice what is missing and 20 more: it read
     -- four times and 100 more, 0.53 / 0.62 ms a top-up there against 0.26 / 0.22 ms now
-    -- (1.12 against 0.34 ms for users who saw about 1,000 posts), and no top-up of those
-    -- needed a second scan.
+    -- (1.12 against 0.34 ms for users who saw about 1,000 posts; auto_explain durations, which
+    -- add its own cost to each), and no top-up of those needed a second scan.
     v_main := cardinality(post_ids);
     v_scan := 2 * (p_count - v_main) + 20;
     while cardinality(post_ids) < p_count loop
