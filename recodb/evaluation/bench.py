@@ -255,14 +255,14 @@ def run(
             refresh.append(time.perf_counter() - started)
 
         step("warm-up")
-        _timed(conn, "select * from recodb.recommend(%s, 50)", [(u,) for u in users[:50]])
+        _timed(conn, FRESH, [(u,) for u in users[:50]])
         # The floor under every figure: a round trip that does nothing.
-        round_trip = _timed(conn, "select %s::uuid", [(u,) for u in users])
+        round_trip = _timed(conn, ROUND_TRIP, [(u,) for u in users])
         step(f"recommend, fresh slates ({len(users)} users)")
         _forget_precomputed(conn, users)
-        fresh = _timed(conn, "select * from recodb.recommend(%s, 50, 0)", [(u,) for u in users])
+        fresh = _timed(conn, FRESH, [(u,) for u in users])
         step("recommend, second pages from the stored slates")
-        stored = _timed(conn, "select * from recodb.recommend(%s, 50, 50)", [(u,) for u in users])
+        stored = _timed(conn, STORED, [(u,) for u in users])
         step("the same pages read straight from recodb.slate")
         page_read = _timed(conn, PAGE_READ, [(u,) for u in users])
         step("the same through libpq (pgbench, one client)")
@@ -321,6 +321,11 @@ def run(
 # The floor under a stored page: the same 50 rows from one lookup of the slate table, without
 # recommend() (what the wire and the client's decoding of 50 rows cost; 0.33–0.43 ms p50 on
 # the 2-core machine with psycopg's C implementation).
+# The statements timed for one user (%s): a round trip that does nothing, a first page (a fresh
+# slate, unless precompute stored one) and the second page of the stored slate.
+ROUND_TRIP = "select %s::uuid"
+FRESH = "select * from recodb.recommend(%s, 50, 0)"
+STORED = "select * from recodb.recommend(%s, 50, 50)"
 PAGE_READ = (
     "select x.post_id, x.score, x.reason from recodb.slate s,"
     " unnest(s.post_ids[51:100], s.scores[51:100], s.reasons[51:100]) as x(post_id, score, reason)"
@@ -337,7 +342,7 @@ def _forget_precomputed(conn: psycopg.Connection, users: list) -> None:
 def _standby(database: db.Database, standby_url: str, users: list, step: Step) -> dict:
     """First pages on a hot standby: computed there (users without a replicated slate), then
     read from the slates `recodb precompute` stored on the primary (as many users)."""
-    page = "select * from recodb.recommend(%s, 50, 0)"
+    page = FRESH
     with (
         database.connect(autocommit=True) as primary,
         psycopg.connect(standby_url, autocommit=True) as conn,
@@ -392,9 +397,7 @@ def _readers_during_refresh(database: db.Database, users: list) -> tuple[list[fl
             while not done.is_set():
                 started = time.perf_counter()
                 try:
-                    conn.execute(
-                        "select * from recodb.recommend(%s, 50)", (users[i % len(users)],)
-                    ).fetchall()
+                    conn.execute(FRESH, (users[i % len(users)],)).fetchall()
                     latencies.append(time.perf_counter() - started)
                 except psycopg.Error:
                     errors += 1
@@ -491,15 +494,15 @@ def _pgbench(
 # without psycopg's cost of decoding 50 rows in Python, as a C, Go or Node driver would see them.
 # Each statement takes a random bench user's id (`:n`, see _bench_users) with one primary-key
 # lookup, and so does the round trip.
+BENCH_USER = "(select id from BENCH_USERS where n = :n)".replace("BENCH_USERS", BENCH_USERS)
 LIBPQ = {
-    "round_trip": "select (select id from recodb_bench_user where n = :n)",
-    "recommend_stored_slate": (
-        "select * from recodb.recommend((select id from recodb_bench_user where n = :n), 50, 50)"
-    ),
-    "slate_page_read": PAGE_READ.replace("%s", "(select id from recodb_bench_user where n = :n)"),
-    "recommend_fresh": (
-        "select * from recodb.recommend((select id from recodb_bench_user where n = :n), 50, 0)"
-    ),
+    name: statement.replace("%s", BENCH_USER)
+    for name, statement in (
+        ("round_trip", ROUND_TRIP),
+        ("recommend_stored_slate", STORED),
+        ("slate_page_read", PAGE_READ),
+        ("recommend_fresh", FRESH),
+    )
 }
 # The first calls of a connection plan its statements: left out of the figures.
 LIBPQ_WARM_UP = 50
