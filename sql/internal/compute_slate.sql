@@ -117,12 +117,12 @@ begin
 
     -- Short of posts: the newest ones fill the rest. The scan widens until the slate is full
     -- or every post has been looked at (the author cap may skip many). A slate comes here
-    -- when its sources run short after the cap: 23 of 800 fresh slates at 20k users × 200k
-    -- posts (762 of 800 with 20 candidates a source instead of 30), and each scanned post
-    -- costs a heap fetch. The first scan reads twice what is missing and 20 more: it read
-    -- four times and 100 more, 0.53 / 0.62 ms a top-up there against 0.26 / 0.22 ms now
-    -- (1.12 against 0.34 ms for users who saw about 1,000 posts; auto_explain durations, which
-    -- add its own cost to each), and no top-up of those needed a second scan.
+    -- when its sources run short after the cap: 800 fresh slates at 20k users × 200k posts
+    -- ran 23 top-up scans (762 with 20 candidates a source instead of 30), and each scanned
+    -- post costs a heap fetch. The first scan reads twice what is missing and 20 more: it read
+    -- four times and 100 more, 0.53 / 0.62 ms a scan there against 0.26 / 0.22 ms now (1.12
+    -- against 0.34 ms for users who saw about 1,000 posts; auto_explain durations, which add
+    -- its own cost to each), and the shorter scan ran no more scans than the longer one.
     v_main := cardinality(post_ids);
     v_scan := 2 * (p_count - v_main) + 20;
     while cardinality(post_ids) < p_count loop
