@@ -8,7 +8,9 @@ hnsw.ef_search (graphs) or ivfflat.probes (lists) the probe slate_parts() runs (
 posts to a user's vector, seen posts excluded, iterative scan relaxed_order) is timed (`explain
 analyze`, median) and compared with a sequential scan: a post the probe finds counts when it is
 no farther than the exact k-th (equal distances tie); "missed" is the share of users it found
-fewer than half for.
+fewer than half for, and "gap" the mean distance of what it found minus that of the exact k, as
+`recodb bench` reports it. For lists, "read" is how many posts the probed lists hold (mean and p90
+over the users): a probe sorts all of them, so it costs by that, and lists can be far from even.
 Statements are never prepared: psycopg prepares one it has run five times, and a prepared plan
 outlives `enable_indexscan = off`, which made both sides one plan (recall 1.00) in earlier
 measurements. The copy (public.ann_grid_posts) is dropped at the end. Uses RECODB_HOME or
@@ -68,6 +70,23 @@ def _build(text: str) -> Build:
         f"m {m:3d}  ef_construction {ef_construction:4d}",
         "ef_search",
     )
+
+
+def _posts_in_lists(conn: psycopg.Connection, vector: str, operator: str) -> int:
+    """How many posts the first lists a probe reads (the session's ivfflat.probes) hold: without
+    the iterative scan the index returns every one of them (seen posts counted too)."""
+    with conn.transaction():
+        conn.execute("set local ivfflat.iterative_scan = off")
+        conn.execute("set local enable_seqscan = off")
+        conn.execute("set local enable_sort = off")
+        return conn.execute(
+            sql.SQL(
+                "select count(*) from (select from public.{copy} v"
+                " order by v.v {op} %s::public.vector limit all) x"
+            ).format(op=sql.SQL(operator), copy=sql.Identifier(COPY)),
+            (vector,),
+            prepare=False,
+        ).fetchone()[0]
 
 
 def main() -> None:
@@ -175,7 +194,7 @@ def main() -> None:
                     else:
                         conn.execute(sql.SQL("set ivfflat.probes = {}").format(sql.Literal(search)))
                         conn.execute("set ivfflat.iterative_scan = relaxed_order")
-                    recalls, times = [], []
+                    recalls, times, read, gaps = [], [], [], []
                     for u, vector in queries:
                         args_ = {"v": vector, "seen": seen[u], "k": args.k}
                         plan = conn.execute(
@@ -186,11 +205,24 @@ def main() -> None:
                         times.append(plan["Execution Time"])
                         found = [d for _, d in conn.execute(probe, args_, prepare=False)]
                         recalls.append(tie_aware_recall(found, exact[u]))
+                        n = min(len(found), len(exact[u]))
+                        if n:  # as `recodb bench`: what the found rows lose to the exact n
+                            gaps.append(statistics.mean(found[:n]) - statistics.mean(exact[u][:n]))
+                        if build.method == "ivfflat":
+                            read.append(_posts_in_lists(conn, vector, operator))
                     missed = sum(r < 0.5 for r in recalls) / len(recalls)
+                    lists_read = (
+                        f"  read {statistics.mean(read):7.0f} / p90"
+                        f" {statistics.quantiles(read, n=10)[-1]:7.0f}"
+                        if len(read) > 1
+                        else ""
+                    )
                     print(
                         f"{build.label}  build {seconds:6.1f} s  {build.search} {search:4d}"
                         f"  probe p50 {statistics.median(times):6.3f} ms"
-                        f"  missed {missed:6.1%}  recall@{args.k} {statistics.mean(recalls):.3f}",
+                        f"  missed {missed:6.1%}  recall@{args.k} {statistics.mean(recalls):.3f}"
+                        f"  gap {statistics.mean(gaps) if gaps else float('nan'):.5f}"
+                        f"{lists_read}",
                         flush=True,
                     )
         finally:

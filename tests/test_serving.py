@@ -420,8 +420,8 @@ def test_the_recall_measure_compares_the_index_with_a_scan(served: psycopg.Conne
 
 def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
     """scripts/ann_grid.py: one line per build (an HNSW graph, IVFFlat lists) and search
-    setting, with a share missed and a recall in [0, 1], and its copy of the vectors gone
-    afterwards."""
+    setting, with a share missed, a recall in [0, 1] and a distance gap (and for lists, how many
+    posts the probed lists hold), and its copy of the vectors gone afterwards."""
     import os
     import re
     import subprocess
@@ -447,14 +447,46 @@ def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
     lines = [x for x in result.stdout.splitlines() if x.startswith(("m ", "ivfflat "))]
     assert len(lines) == 2, result.stdout
     graph, lists = lines
-    share = r"missed\s+\d+\.\d%  recall@10 (0|1)\.\d{3}$"
-    assert re.search(r"^m\s+8\s+ef_construction\s+32 .* ef_search\s+40 .* " + share, graph), graph
-    assert re.search(r"^ivfflat lists\s+4 .* probes\s+2 .* " + share, lists), lists
+    share = r"missed\s+\d+\.\d%  recall@10 (0|1)\.\d{3}  gap -?\d\.\d{5}"
+    graph_line = r"^m\s+8\s+ef_construction\s+32 .* ef_search\s+40 .* "
+    assert re.search(graph_line + share + "$", graph), graph
+    read = re.search(
+        r"^ivfflat lists\s+4 .* probes\s+2 .* " + share + r"  read\s+(\d+) / p90 ", lists
+    )
+    assert read, lists
+    with psycopg.connect(served_url) as conn:
+        (posts,) = conn.execute(
+            "select count(*) from recodb.post_vector_v1 where cf is not null"
+        ).fetchone()
+    # 2 of 4 lists (of the inner-product probe's cf vectors): some posts, never more than all.
+    assert 0 < int(read.group(2)) <= posts, (lists, posts)
     for wrong in (["--builds", "ivfx"], ["--builds", "ivf0"], ["--probes", "0"], ["--k", "0"]):
         bad = ann_grid(*wrong)
         assert bad.returncode == 2 and "Traceback" not in bad.stderr, (wrong, bad.stderr)
     with psycopg.connect(served_url) as conn:
         assert conn.execute("select to_regclass('public.ann_grid_posts')").fetchone()[0] is None
+
+
+def test_the_statement_profile_script_says_what_it_needs(served_url: str) -> None:
+    """scripts/statement_profile.py needs pg_stat_statements loaded at server start: without it,
+    exit code 2 and one line saying so, no traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "statement_profile.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--slates", "5"],
+        env=os.environ | {"DATABASE_URL": served_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "pg_stat_statements" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_bench_computes_the_fresh_slates_it_times(served_url: str, served) -> None:
