@@ -15,8 +15,9 @@
 --     0.01 of each other), and a text profile mixes them. An HNSW graph of them strands a
 --     sixth of the profiles in the wrong cluster whatever the search effort: recall@30 0.776
 --     at ef_search 40, 0.824 at 200, 0.818 with m = 32; 17.5 % of users mostly missed (k = 50).
---     IVFFlat's k-means lists do not strand them: about 200 posts a list (text_lists()), 5
---     lists a probe (slate_parts: recall@50 0.870, and the misses are near-ties), and it builds
+--     IVFFlat's k-means lists do not strand them: about 200 posts a list on average
+--     (text_lists(); the lists near a profile hold more, see slate_parts), 5 lists a probe
+--     (slate_parts: recall@50 0.870, and the misses are near-ties), and it builds
 --     in 13.8 s instead of 40.5 s. At 100k users × 1M posts (2,000 lists of 500 posts) it built
 --     in 64 s in training (77.7 s on a copy) instead of 261 s, and a probe of 5 lists reads
 --     more (recall@30 0.774 at 1.7 ms).

@@ -52,7 +52,10 @@ set search_path = pg_catalog, recodb, pg_temp
 -- ef_search 40 covers candidates_per_source (30 by default) in one pass, and the iterative scan
 -- goes on for more. Recall@30 against an exact scan at 20k users × 200k posts: inner product
 -- 0.977 (0.989 at ef_search 60, for 0.16 ms more per probe). The text probe reads 5 of the
--- IVFFlat lists (about 200 posts each, up to 2,000 lists: 500 posts at 1M; see text_lists()).
+-- IVFFlat lists (about 200 posts each on average, up to 2,000 lists: 500 posts at 1M; see
+-- text_lists()), and sorts every post they hold. The lists a profile lies nearest hold far
+-- more than the average (k-means leaves a tight topic whole): on generated data the 5 read
+-- 3,581 posts at 200k (p90 7,026) and 8,650 at 1M (p90 27,695) (scripts/ann_grid.py, `read`).
 -- `recodb bench`, 20k, alternated runs (recall@50, queries mostly missed, distance gap, fresh
 -- slate p50, 8 clients' slates/s):
 --   5 lists   0.870, 14.0 %, 0.0027, 7.37 / 8.19 ms, 234 / 231

@@ -1,9 +1,10 @@
 -- requires: 0003
 -- How many IVFFlat lists a version's text index gets for p_texts posts with text: about 200
--- posts a list (1,000 for a draft), between 1 and 2,000. k-means keeps a bound per sample (50
--- a list) and list, about 200 · lists² bytes (800 MB at 2,000), and its time grows the same
--- way (1M posts: 2,000 lists built in 64–78 s). index_model_table() builds with it, and
--- `recodb doctor` proposes it.
+-- posts a list on average (1,000 for a draft), between 1 and 2,000; k-means leaves them
+-- uneven, and a probe costs what its lists hold (see slate_parts()). k-means keeps a bound
+-- per sample (50 a list) and list, about 200 · lists² bytes (800 MB at 2,000), and its time
+-- grows the same way (1M posts: 2,000 lists built in 64–78 s). index_model_table() builds
+-- with it, and `recodb doctor` proposes it.
 create or replace function recodb.text_lists(p_texts bigint, p_draft boolean default false)
 returns integer
 language sql
