@@ -467,6 +467,54 @@ def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
         assert conn.execute("select to_regclass('public.ann_grid_posts')").fetchone()[0] is None
 
 
+def test_ab_functions_times_a_setting_and_undoes_it(served_url: str, served) -> None:
+    """scripts/ab_functions.py --set: arm "now" runs with the function's setting changed (as
+    the catalogue shows it), both arms are timed in each pair, and the working tree's
+    definition, its own settings, holds again afterwards."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "ab_functions.py"
+
+    def ab(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(script), *argv],
+            env=os.environ | {"DATABASE_URL": served_url},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def probes() -> list[str]:
+        (config,) = served.execute(
+            "select proconfig from pg_proc where proname = 'slate_parts'"
+        ).fetchone()
+        return [c for c in config if c.startswith("ivfflat.probes=")]
+
+    assert probes() == ["ivfflat.probes=5"]
+    result = ab(
+        "--before", "HEAD", "sql/internal/slate_parts.sql", "--set", "slate_parts:ivfflat.probes=3",
+        "--pairs", "2", "--users", "3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "now: slate_parts: ivfflat.probes=3" in result.stdout, result.stdout
+    pairs = [x for x in result.stdout.splitlines() if x.startswith("pair ")]
+    assert len(pairs) == 2, result.stdout
+    for line in pairs:
+        assert re.search(r"before \d+\.\d\d ms", line) and re.search(r"now \d+\.\d\d ms", line), (
+            line
+        )
+    assert probes() == ["ivfflat.probes=5"]
+    for wrong in ("slate_parts:ivfflat.probes", "ivfflat.probes=3", "nosuch:ivfflat.probes=3"):
+        bad = ab("--before", "HEAD", "sql/internal/slate_parts.sql", "--set", wrong, "--pairs", "1")
+        assert bad.returncode != 0 and "Traceback" not in bad.stderr, (wrong, bad.stderr)
+    assert probes() == ["ivfflat.probes=5"]
+
+
 def test_the_statement_profile_script_says_what_it_needs(served_url: str) -> None:
     """scripts/statement_profile.py needs pg_stat_statements loaded at server start: without it,
     exit code 2 and one line saying so, no traceback."""
