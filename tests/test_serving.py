@@ -418,27 +418,32 @@ def test_the_recall_measure_compares_the_index_with_a_scan(served: psycopg.Conne
     assert not probes, prepared
 
 
-def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
-    """scripts/ann_grid.py: one line per build (an HNSW graph, IVFFlat lists) and search
-    setting, with a share missed, a recall in [0, 1] and a distance gap (and for lists, how many
-    posts the probed lists hold), and its copy of the vectors gone afterwards."""
+def run_script(name: str, url: str, *argv: str, timeout: float = 120):
+    """scripts/<name> run as a user runs it, against the database at url."""
     import os
-    import re
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).parents[1] / "scripts" / "ann_grid.py"
+    script = Path(__file__).parents[1] / "scripts" / name
+    return subprocess.run(
+        [sys.executable, str(script), *argv],
+        env=os.environ | {"DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
-    def ann_grid(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, str(script), *argv],
-            env=os.environ | {"DATABASE_URL": served_url},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+
+def test_the_ann_grid_script_measures_a_build(served_url: str) -> None:
+    """scripts/ann_grid.py: one line per build (an HNSW graph, IVFFlat lists) and search
+    setting, with a share missed, a recall in [0, 1] and a distance gap (and for lists, how many
+    posts the probed lists hold), and its copy of the vectors gone afterwards."""
+    import re
+
+    def ann_grid(*argv: str):
+        return run_script("ann_grid.py", served_url, *argv)
 
     result = ann_grid(
         "--builds", "8/32,ivf4", "--ef", "40", "--probes", "2", "--users", "5", "--k", "10"
@@ -471,23 +476,10 @@ def test_ab_functions_times_a_setting_and_undoes_it(served_url: str, served) -> 
     """scripts/ab_functions.py --set: arm "now" runs with the function's setting changed (as
     the catalogue shows it), both arms are timed in each pair, and the working tree's
     definition, its own settings, holds again afterwards."""
-    import os
     import re
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    script = Path(__file__).parents[1] / "scripts" / "ab_functions.py"
-
-    def ab(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, str(script), *argv],
-            env=os.environ | {"DATABASE_URL": served_url},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+    def ab(*argv: str):
+        return run_script("ab_functions.py", served_url, *argv, timeout=300)
 
     def probes() -> list[str]:
         (config,) = served.execute(
@@ -518,20 +510,7 @@ def test_ab_functions_times_a_setting_and_undoes_it(served_url: str, served) -> 
 def test_the_statement_profile_script_says_what_it_needs(served_url: str) -> None:
     """scripts/statement_profile.py needs pg_stat_statements loaded at server start: without it,
     exit code 2 and one line saying so, no traceback."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).parents[1] / "scripts" / "statement_profile.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--slates", "5"],
-        env=os.environ | {"DATABASE_URL": served_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_script("statement_profile.py", served_url, "--slates", "5")
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "pg_stat_statements" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
